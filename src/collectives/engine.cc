@@ -1,0 +1,257 @@
+// The pipelined step/chunk engine shared by every ring and chain algorithm.
+#include "collectives/engine.h"
+
+#include <poll.h>
+
+#include <cstring>
+
+#include "collectives/reduce/reduce.h"
+#include "core/dtype.h"
+#include "core/log.h"
+
+namespace coll {
+namespace {
+
+ChunkMeta MetaFor(const CollDesc& d, size_t step, size_t chunk) {
+  ChunkMeta m;
+  m.words[0] = d.seq;
+  m.words[1] = d.count;
+  m.words[2] = uint64_t{static_cast<uint8_t>(d.kind)} | uint64_t{static_cast<uint8_t>(d.dtype)} << 8 |
+               uint64_t{static_cast<uint8_t>(d.op)} << 16 | uint64_t{d.algorithm} << 24 |
+               uint64_t{static_cast<uint32_t>(d.root)} << 32;
+  m.words[3] = uint64_t{step} << 32 | chunk;
+  return m;
+}
+
+CollDesc DescFromMeta(const ChunkMeta& m) {
+  CollDesc d;
+  d.seq = m.words[0];
+  d.count = m.words[1];
+  d.kind = static_cast<CollKind>(m.words[2] & 0xff);
+  d.dtype = static_cast<coll_dtype_t>((m.words[2] >> 8) & 0xff);
+  d.op = static_cast<coll_op_t>((m.words[2] >> 16) & 0xff);
+  d.algorithm = static_cast<uint8_t>((m.words[2] >> 24) & 0xff);
+  d.root = static_cast<int32_t>(m.words[2] >> 32);
+  return d;
+}
+
+// Position in a sequence of chunked steps.
+struct Cursor {
+  size_t step = 0, chunk = 0;
+};
+
+class Engine {
+ public:
+  Engine(Communicator& comm, const Schedule& s, const CollDesc& d)
+      : comm_(comm), s_(s), d_(d), esize_(DtypeSize(d.dtype)) {
+    size_t slot = comm.nranks() > 1 ? comm.right()->slotBytes() : 1;
+    chunk_bytes_ = esize_ > 0 ? slot / esize_ * esize_ : slot;
+  }
+  Status run();
+
+ private:
+  size_t chunks(size_t bytes) const { return (bytes + chunk_bytes_ - 1) / chunk_bytes_; }
+  size_t chunkLen(size_t bytes, size_t c) const { return std::min(chunk_bytes_, bytes - c * chunk_bytes_); }
+  void skipEmpty(Cursor* c, size_t nsteps, bool sends) const;
+  bool recvDone(int step, size_t chunk) const;
+  Status pumpRecvs(bool* progressed);
+  Status pumpSends(bool* progressed);
+  Status processChunk(const RecvChunk& chunk, bool* fused);
+  Status checkMeta(const ChunkMeta& got) const;
+  Status wait();
+  Status timeoutError() const;
+
+  Communicator& comm_;
+  const Schedule& s_;
+  const CollDesc& d_;
+  size_t esize_;
+  size_t chunk_bytes_;
+  Cursor send_, recv_;
+};
+
+void Engine::skipEmpty(Cursor* c, size_t nsteps, bool sends) const {
+  while (c->step < nsteps) {
+    size_t bytes = sends ? s_.sends[c->step].bytes : s_.recvs[c->step].bytes;
+    if (c->chunk < chunks(bytes)) return;
+    ++c->step;
+    c->chunk = 0;
+  }
+}
+
+bool Engine::recvDone(int step, size_t chunk) const {
+  size_t st = static_cast<size_t>(step);
+  return recv_.step > st || (recv_.step == st && recv_.chunk > chunk);
+}
+
+Status Engine::checkMeta(const ChunkMeta& got) const {
+  ChunkMeta want = MetaFor(d_, recv_.step, recv_.chunk);
+  if (got.words[0] == want.words[0] && got.words[1] == want.words[1] && got.words[2] == want.words[2]) {
+    if (got.words[3] == want.words[3]) return Status::OK();
+    return Mismatch("%s: rank %d sent chunk %llu of step %llu where chunk %zu of step %zu was due: the ranks "
+                    "disagree on the schedule (different COLL_* settings?)",
+                    DescribeCall(d_).c_str(), comm_.left()->peer(),
+                    static_cast<unsigned long long>(got.words[3] & 0xffffffff),
+                    static_cast<unsigned long long>(got.words[3] >> 32), recv_.chunk, recv_.step);
+  }
+  CollDesc theirs = DescFromMeta(got);
+  if (theirs.seq != d_.seq)
+    return Mismatch("collective mismatch: rank %d is at collective #%llu while rank %d is at #%llu (%s); every rank "
+                    "must call the same collectives in the same order",
+                    comm_.left()->peer(), static_cast<unsigned long long>(theirs.seq), comm_.rank(),
+                    static_cast<unsigned long long>(d_.seq), DescribeCall(d_).c_str());
+  return Mismatch("collective mismatch at collective #%llu: rank %d called %s but rank %d called %s",
+                  static_cast<unsigned long long>(d_.seq), comm_.rank(), DescribeCall(d_).c_str(),
+                  comm_.left()->peer(), DescribeCall(theirs).c_str());
+}
+
+Status Engine::processChunk(const RecvChunk& chunk, bool* fused) {
+  const RecvStep& r = s_.recvs[recv_.step];
+  size_t off = recv_.chunk * chunk_bytes_;
+  size_t len = chunkLen(r.bytes, recv_.chunk);
+  if (chunk.bytes != len)
+    return Mismatch("%s: rank %d sent %zu bytes where %zu were due (chunk %zu of step %zu)", DescribeCall(d_).c_str(),
+                    comm_.left()->peer(), chunk.bytes, len, recv_.chunk, recv_.step);
+  size_t n = esize_ ? len / esize_ : 0;
+  char* out = r.dst + off;
+  SendLink* right = comm_.right();
+  // Fused path: write the reduction straight into the peer's slot when the forward is next.
+  *fused = !r.dst_needed && r.action == RecvAction::kReduce && r.forwarded_by >= 0 &&
+           send_.step == static_cast<size_t>(r.forwarded_by) && send_.chunk == recv_.chunk && right->hasCredit() &&
+           right->slot() != nullptr;
+  if (*fused) out = static_cast<char*>(right->slot());
+  switch (r.action) {
+    case RecvAction::kCopy: std::memcpy(out, chunk.data, len); break;
+    case RecvAction::kReduce: ReduceInto(out, r.local + off, chunk.data, n, d_.dtype, d_.op); break;
+    case RecvAction::kReduceFinal:
+      ReduceFinal(out, r.local + off, chunk.data, n, d_.dtype, d_.op, comm_.nranks());
+      break;
+  }
+  if (*fused) {
+    COLL_RETURN_IF_ERROR(right->postSlot(len, MetaFor(d_, send_.step, send_.chunk)));
+    ++send_.chunk;
+    skipEmpty(&send_, s_.sends.size(), true);
+  }
+  return Status::OK();
+}
+
+Status Engine::pumpRecvs(bool* progressed) {
+  RecvLink* left = comm_.left();
+  while (recv_.step < s_.recvs.size()) {
+    RecvChunk chunk;
+    bool ready = false;
+    COLL_RETURN_IF_ERROR(left->tryRecv(&chunk, &ready));
+    if (!ready) return Status::OK();
+    COLL_RETURN_IF_ERROR(checkMeta(chunk.meta));
+    bool fused = false;
+    COLL_RETURN_IF_ERROR(processChunk(chunk, &fused));
+    COLL_RETURN_IF_ERROR(left->release());
+    *progressed = true;
+    ++recv_.chunk;
+    skipEmpty(&recv_, s_.recvs.size(), false);
+  }
+  return Status::OK();
+}
+
+Status Engine::pumpSends(bool* progressed) {
+  SendLink* right = comm_.right();
+  while (send_.step < s_.sends.size() && right->hasCredit()) {
+    const SendStep& st = s_.sends[send_.step];
+    if (st.after_recv >= 0 && !recvDone(st.after_recv, send_.chunk)) return Status::OK();
+    size_t off = send_.chunk * chunk_bytes_;
+    COLL_RETURN_IF_ERROR(
+        right->postCopy(st.src + off, chunkLen(st.bytes, send_.chunk), MetaFor(d_, send_.step, send_.chunk)));
+    *progressed = true;
+    ++send_.chunk;
+    skipEmpty(&send_, s_.sends.size(), true);
+  }
+  return Status::OK();
+}
+
+Status Engine::timeoutError() const {
+  const long long ms = static_cast<long long>(comm_.config().timeout_ms);
+  if (recv_.step < s_.recvs.size())
+    return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to send chunk %zu of "
+                   "step %zu (has rank %d called it?)",
+                   DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.left()->peer(), recv_.chunk, recv_.step,
+                   comm_.left()->peer());
+  if (send_.step < s_.sends.size())
+    return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to free a slot for "
+                   "chunk %zu of step %zu",
+                   DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.right()->peer(), send_.chunk, send_.step);
+  return Timeout("%s timed out after %lld ms on rank %d, waiting for its last sends to rank %d to drain",
+                 DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.right()->peer());
+}
+
+Status Engine::wait() {
+  pollfd fds[3];
+  int n = 0;
+  bool all_fds = true;
+  for (PollSpec p : {comm_.right()->pollSpec(), comm_.left()->pollSpec()}) {
+    if (p.fd < 0) {
+      all_fds = all_fds && !p.needs_spin;
+      continue;
+    }
+    fds[n++] = pollfd{p.fd, p.events, 0};
+  }
+  fds[n++] = pollfd{comm_.wakeFd(), POLLIN, 0};
+  int rc = poll(fds, static_cast<nfds_t>(n), all_fds ? 100 : 0);
+  if (rc < 0 && errno != EINTR) return ErrnoError(errno, "poll");
+  return Status::OK();
+}
+
+Status Engine::run() {
+  skipEmpty(&send_, s_.sends.size(), true);
+  skipEmpty(&recv_, s_.recvs.size(), false);
+  Deadline deadline = Deadline::In(comm_.config().timeout_ms);
+  int idle = 0;
+  for (;;) {
+    if (comm_.failed()) return comm_.failure();
+    bool progressed = false;
+    COLL_RETURN_IF_ERROR(comm_.right()->progress(&progressed));
+    COLL_RETURN_IF_ERROR(comm_.left()->progress(&progressed));
+    COLL_RETURN_IF_ERROR(pumpRecvs(&progressed));
+    COLL_RETURN_IF_ERROR(pumpSends(&progressed));
+    if (send_.step >= s_.sends.size() && recv_.step >= s_.recvs.size() && comm_.right()->idle()) return Status::OK();
+    if (progressed) {
+      idle = 0;
+      deadline = Deadline::In(comm_.config().timeout_ms);
+      continue;
+    }
+    if (deadline.expired()) return timeoutError();
+    if (++idle < 64) continue;
+    COLL_RETURN_IF_ERROR(wait());
+  }
+}
+
+}  // namespace
+
+const char* CollKindName(CollKind kind) {
+  switch (kind) {
+    case CollKind::kAllreduce: return "allreduce";
+    case CollKind::kBroadcast: return "broadcast";
+    case CollKind::kAllgather: return "allgather";
+    case CollKind::kReduceScatter: return "reduce_scatter";
+    case CollKind::kReduce: return "reduce";
+    case CollKind::kBarrier: return "barrier";
+  }
+  return "unknown collective";
+}
+
+std::string DescribeCall(const CollDesc& d) {
+  std::string s = StrFormat("%s(count=%zu, %s", CollKindName(d.kind), d.count, DtypeName(d.dtype));
+  if (d.kind == CollKind::kAllreduce || d.kind == CollKind::kReduceScatter || d.kind == CollKind::kReduce)
+    s += StrFormat(", %s", OpName(d.op));
+  if (d.kind == CollKind::kBroadcast || d.kind == CollKind::kReduce) s += StrFormat(", root=%d", d.root);
+  return s + ")";
+}
+
+Status RunSchedule(Communicator& comm, const Schedule& schedule, const CollDesc& desc) {
+  if (comm.nranks() == 1) return Status::OK();
+  Engine engine(comm, schedule, desc);
+  Status st = engine.run();
+  if (!st.ok() && !comm.failed()) comm.fail(st, true);
+  if (!st.ok() && comm.failed()) return comm.failure();
+  return st;
+}
+
+}  // namespace coll

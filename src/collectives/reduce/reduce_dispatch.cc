@@ -1,0 +1,74 @@
+// Chooses the reduction kernel table once from the CPU's features (best supported ISA) and
+// lets tests force another. The choice is an atomic pointer: thread-safe, lock-free reads.
+#include "collectives/reduce/reduce_dispatch.h"
+
+#include <atomic>
+
+namespace coll {
+namespace {
+
+const ReduceKernels& KernelsFor(ReduceIsa isa) {
+  switch (isa) {
+    case ReduceIsa::kAvx512: return Avx512ReduceKernels();
+    case ReduceIsa::kAvx2: return Avx2ReduceKernels();
+    case ReduceIsa::kPortable: break;
+  }
+  return PortableReduceKernels();
+}
+
+struct Active {
+  std::atomic<ReduceIsa> isa;
+  std::atomic<const ReduceKernels*> kernels;
+};
+
+Active& ActiveState() {
+  static Active state{{BestReduceIsa()}, {&KernelsFor(BestReduceIsa())}};
+  return state;
+}
+
+}  // namespace
+
+const char* ReduceIsaName(ReduceIsa isa) {
+  switch (isa) {
+    case ReduceIsa::kPortable: return "portable";
+    case ReduceIsa::kAvx2: return "avx2";
+    case ReduceIsa::kAvx512: return "avx512";
+  }
+  return "unknown";
+}
+
+// __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0).
+bool ReduceIsaSupported(ReduceIsa isa) {
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  switch (isa) {
+    case ReduceIsa::kPortable: return true;
+    case ReduceIsa::kAvx2: return avx2;
+    case ReduceIsa::kAvx512:
+      return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl");
+  }
+  return false;
+}
+
+ReduceIsa BestReduceIsa() {
+  if (ReduceIsaSupported(ReduceIsa::kAvx512)) return ReduceIsa::kAvx512;
+  if (ReduceIsaSupported(ReduceIsa::kAvx2)) return ReduceIsa::kAvx2;
+  return ReduceIsa::kPortable;
+}
+
+ReduceIsa ActiveReduceIsa() { return ActiveState().isa.load(std::memory_order_acquire); }
+
+const ReduceKernels& ActiveReduceKernels() {
+  return *ActiveState().kernels.load(std::memory_order_acquire);
+}
+
+bool SetReduceIsaForTesting(ReduceIsa isa) {
+  if (!ReduceIsaSupported(isa)) return false;
+  Active& state = ActiveState();
+  state.kernels.store(&KernelsFor(isa), std::memory_order_release);
+  state.isa.store(isa, std::memory_order_release);
+  return true;
+}
+
+}  // namespace coll

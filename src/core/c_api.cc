@@ -1,0 +1,280 @@
+// The extern "C" surface: argument checks before any byte moves, Status -> enum, the
+// last-error sentence, and no exception ever crossing the boundary.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "bootstrap/unique_id.h"
+#include "collectives/collectives.h"
+#include "core/comm.h"
+#include "core/dtype.h"
+#include "core/log.h"
+
+struct coll_comm {
+  std::unique_ptr<coll::Communicator> impl;
+};
+
+namespace coll {
+namespace {
+
+thread_local std::string t_init_error;
+
+coll_status_t InitError(const Status& st) {
+  t_init_error = st.message();
+  if (!st.ok()) COLL_WARN(-1, "%s", st.message().c_str());
+  return st.code();
+}
+
+// Runs fn, turning a thrown exception into COLL_ERR_INTERNAL.
+template <typename Fn>
+Status Guard(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::bad_alloc&) {
+    return SystemError("out of memory");
+  } catch (const std::exception& e) {
+    return Internal("unexpected exception: %s", e.what());
+  } catch (...) {
+    return Internal("unexpected exception");
+  }
+}
+
+coll_status_t Finish(coll_comm_t comm, const char* op, const Status& st) {
+  if (!st.ok()) comm->impl->setLastError(StrFormat("%s on rank %d: %s", op, comm->impl->rank(), st.message().c_str()));
+  return st.code();
+}
+
+Status CheckBuffers(const Communicator& c, const void* sendbuf, const void* recvbuf, size_t count, coll_dtype_t dtype,
+                    size_t recv_multiple, bool need_send, bool need_recv) {
+  if (!IsValidDtype(dtype)) return InvalidArgument("dtype %d is not a coll_dtype_t", static_cast<int>(dtype));
+  const size_t es = DtypeSize(dtype);
+  const size_t limit = ~size_t{0} / es / (recv_multiple ? recv_multiple : 1) / static_cast<size_t>(c.nranks());
+  if (count > limit) return InvalidArgument("count %zu of %s overflows the address space", count, DtypeName(dtype));
+  if (count == 0) return Status::OK();
+  if (need_send && sendbuf == nullptr) return InvalidArgument("sendbuf is NULL with count %zu", count);
+  if (need_recv && recvbuf == nullptr) return InvalidArgument("recvbuf is NULL with count %zu", count);
+  return Status::OK();
+}
+
+Status CheckOp(coll_op_t op) {
+  if (!IsValidOp(op)) return InvalidArgument("op %d is not a coll_op_t", static_cast<int>(op));
+  return Status::OK();
+}
+
+Status CheckRoot(const Communicator& c, int root) {
+  if (root < 0 || root >= c.nranks())
+    return InvalidArgument("root %d is out of range for %d ranks", root, c.nranks());
+  return Status::OK();
+}
+
+// Every collective: usable communicator, checks, then the algorithm.
+template <typename Checks, typename Run>
+coll_status_t Collective(coll_comm_t comm, const char* op, Checks&& checks, Run&& run) {
+  if (comm == nullptr || !comm->impl) return COLL_ERR_INVALID_ARGUMENT;
+  Communicator& c = *comm->impl;
+  if (c.failed()) {
+    Status f = c.failure();
+    return Finish(comm, op, Status(f.code(), "the communicator is unusable after an earlier error (destroy it): " +
+                                                 f.message()));
+  }
+  Status st = Guard([&] { return checks(c); });
+  if (!st.ok()) return Finish(comm, op, st);
+  return Finish(comm, op, Guard([&] { return run(c); }));
+}
+
+Status InitComm(coll_comm_t* out, int nranks, int rank, const UniqueId& id, Fd parked, const Config& config) {
+  std::unique_ptr<Communicator> impl;
+  COLL_RETURN_IF_ERROR(Communicator::Create(nranks, rank, id, std::move(parked), config, &impl));
+  *out = new coll_comm{std::move(impl)};
+  return Status::OK();
+}
+
+Status ReadRankSize(int* rank, int* nranks) {
+  const char* pairs[][2] = {{"COLL_RANK", "COLL_SIZE"},
+                            {"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+                            {"PMI_RANK", "PMI_SIZE"}};
+  for (auto& p : pairs) {
+    const char* r = std::getenv(p[0]);
+    const char* n = std::getenv(p[1]);
+    if (r == nullptr || n == nullptr) continue;
+    char* end1 = nullptr;
+    char* end2 = nullptr;
+    long rv = std::strtol(r, &end1, 10), nv = std::strtol(n, &end2, 10);
+    if (*r == '\0' || *end1 != '\0' || *n == '\0' || *end2 != '\0' || nv < 1 || nv > (1 << 20) || rv < 0 || rv >= nv)
+      return InvalidArgument("%s=%s / %s=%s is not a rank in [0, size)", p[0], r, p[1], n);
+    *rank = static_cast<int>(rv);
+    *nranks = static_cast<int>(nv);
+    return Status::OK();
+  }
+  return InvalidArgument("set COLL_RANK and COLL_SIZE (or launch with mpirun / a PMI launcher)");
+}
+
+Status InitEnv(coll_comm_t* out) {
+  Config config;
+  COLL_RETURN_IF_ERROR(Config::FromEnv(&config));
+  int rank = 0, nranks = 0;
+  COLL_RETURN_IF_ERROR(ReadRankSize(&rank, &nranks));
+  const char* root = std::getenv("COLL_ROOT_ADDR");
+  if (root == nullptr || *root == '\0')
+    return InvalidArgument("COLL_ROOT_ADDR is not set: give every rank host:port where rank 0 listens");
+  UniqueId id;
+  COLL_RETURN_IF_ERROR(ParseHostPort(root, &id.root).withContext("COLL_ROOT_ADDR: "));
+  COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, &id.token));
+  return InitComm(out, nranks, rank, id, Fd(), config);
+}
+
+}  // namespace
+}  // namespace coll
+
+using namespace coll;
+
+extern "C" {
+
+const char* coll_status_string(coll_status_t status) {
+  switch (status) {
+    case COLL_SUCCESS: return "success";
+    case COLL_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case COLL_ERR_MISMATCH: return "collective mismatch between ranks";
+    case COLL_ERR_TIMEOUT: return "timed out";
+    case COLL_ERR_PEER_LOST: return "peer lost";
+    case COLL_ERR_SYSTEM: return "system error";
+    case COLL_ERR_UNSUPPORTED: return "unsupported";
+    case COLL_ERR_AUTH: return "authentication failed";
+    case COLL_ERR_ABORTED: return "aborted";
+    case COLL_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char* coll_comm_last_error(coll_comm_t comm) {
+  if (comm == nullptr || !comm->impl) return t_init_error.c_str();
+  return comm->impl->lastError();
+}
+
+coll_status_t coll_get_unique_id(coll_unique_id_t* id) {
+  if (id == nullptr) return InitError(InvalidArgument("coll_get_unique_id: id is NULL"));
+  return InitError(Guard([&] {
+    Config config;
+    COLL_RETURN_IF_ERROR(Config::FromEnv(&config));
+    return NewUniqueId(config, id).withContext("coll_get_unique_id: ");
+  }));
+}
+
+coll_status_t coll_comm_init(coll_comm_t* comm, int nranks, int rank, const coll_unique_id_t* id) {
+  if (comm == nullptr) return InitError(InvalidArgument("coll_comm_init: comm is NULL"));
+  *comm = nullptr;
+  if (id == nullptr) return InitError(InvalidArgument("coll_comm_init: id is NULL"));
+  if (nranks < 1) return InitError(InvalidArgument("coll_comm_init: nranks %d must be at least 1", nranks));
+  if (rank < 0 || rank >= nranks)
+    return InitError(InvalidArgument("coll_comm_init: rank %d is out of range for %d ranks", rank, nranks));
+  return InitError(Guard([&] {
+    Config config;
+    COLL_RETURN_IF_ERROR(Config::FromEnv(&config));
+    UniqueId uid;
+    COLL_RETURN_IF_ERROR(DecodeUniqueId(id, &uid));
+    Fd parked = rank == 0 ? TakeParkedListener(uid.token) : Fd();
+    return InitComm(comm, nranks, rank, uid, std::move(parked), config)
+        .withContext(StrFormat("coll_comm_init (rank %d of %d): ", rank, nranks));
+  }));
+}
+
+coll_status_t coll_comm_init_env(coll_comm_t* comm) {
+  if (comm == nullptr) return InitError(InvalidArgument("coll_comm_init_env: comm is NULL"));
+  *comm = nullptr;
+  return InitError(Guard([&] { return InitEnv(comm).withContext("coll_comm_init_env: "); }));
+}
+
+coll_status_t coll_comm_destroy(coll_comm_t comm) {
+  if (comm == nullptr) return COLL_ERR_INVALID_ARGUMENT;
+  delete comm;
+  return COLL_SUCCESS;
+}
+
+coll_status_t coll_comm_abort(coll_comm_t comm) {
+  if (comm == nullptr || !comm->impl) return COLL_ERR_INVALID_ARGUMENT;
+  comm->impl->abort();
+  return COLL_SUCCESS;
+}
+
+coll_status_t coll_comm_rank(coll_comm_t comm, int* rank) {
+  if (comm == nullptr || rank == nullptr) return COLL_ERR_INVALID_ARGUMENT;
+  *rank = comm->impl->rank();
+  return COLL_SUCCESS;
+}
+
+coll_status_t coll_comm_size(coll_comm_t comm, int* nranks) {
+  if (comm == nullptr || nranks == nullptr) return COLL_ERR_INVALID_ARGUMENT;
+  *nranks = comm->impl->nranks();
+  return COLL_SUCCESS;
+}
+
+coll_status_t coll_allreduce(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op,
+                             coll_comm_t comm) {
+  return Collective(
+      comm, "allreduce",
+      [&](Communicator& c) {
+        COLL_RETURN_IF_ERROR(CheckOp(op));
+        return CheckBuffers(c, sendbuf, recvbuf, count, dtype, 1, true, true);
+      },
+      [&](Communicator& c) { return Allreduce(c, sendbuf, recvbuf, count, dtype, op); });
+}
+
+coll_status_t coll_broadcast(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root,
+                             coll_comm_t comm) {
+  return Collective(
+      comm, "broadcast",
+      [&](Communicator& c) {
+        COLL_RETURN_IF_ERROR(CheckRoot(c, root));
+        return CheckBuffers(c, sendbuf, recvbuf, count, dtype, 1, c.rank() == root, true);
+      },
+      [&](Communicator& c) { return Broadcast(c, sendbuf, recvbuf, count, dtype, root); });
+}
+
+coll_status_t coll_allgather(const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype,
+                             coll_comm_t comm) {
+  return Collective(
+      comm, "allgather",
+      [&](Communicator& c) { return CheckBuffers(c, sendbuf, recvbuf, sendcount, dtype, 1, true, true); },
+      [&](Communicator& c) { return Allgather(c, sendbuf, recvbuf, sendcount, dtype); });
+}
+
+coll_status_t coll_reduce_scatter(const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
+                                  coll_op_t op, coll_comm_t comm) {
+  return Collective(
+      comm, "reduce_scatter",
+      [&](Communicator& c) {
+        COLL_RETURN_IF_ERROR(CheckOp(op));
+        return CheckBuffers(c, sendbuf, recvbuf, recvcount, dtype, 1, true, true);
+      },
+      [&](Communicator& c) { return ReduceScatter(c, sendbuf, recvbuf, recvcount, dtype, op); });
+}
+
+coll_status_t coll_reduce(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op, int root,
+                          coll_comm_t comm) {
+  return Collective(
+      comm, "reduce",
+      [&](Communicator& c) {
+        COLL_RETURN_IF_ERROR(CheckOp(op));
+        COLL_RETURN_IF_ERROR(CheckRoot(c, root));
+        return CheckBuffers(c, sendbuf, recvbuf, count, dtype, 1, true, c.rank() == root);
+      },
+      [&](Communicator& c) { return Reduce(c, sendbuf, recvbuf, count, dtype, op, root); });
+}
+
+coll_status_t coll_barrier(coll_comm_t comm) {
+  return Collective(
+      comm, "barrier", [](Communicator&) { return Status::OK(); }, [](Communicator& c) { return Barrier(c); });
+}
+
+coll_status_t coll_comm_last_op_info(coll_comm_t comm, coll_op_info_t* info) {
+  if (comm == nullptr || info == nullptr || info->struct_size < sizeof(coll_op_info_t))
+    return COLL_ERR_INVALID_ARGUMENT;
+  info->algorithm = comm->impl->last_op.algorithm;
+  info->transport = comm->impl->last_op.transport;
+  info->chunk_bytes = comm->impl->last_op.chunk_bytes;
+  return COLL_SUCCESS;
+}
+
+size_t coll_dtype_size(coll_dtype_t dtype) { return IsValidDtype(dtype) ? DtypeSize(dtype) : 0; }
+
+}  // extern "C"

@@ -1,0 +1,98 @@
+// Communicator creation (bootstrap, ring order, links) and its error state.
+#include "core/comm.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "bootstrap/handshake.h"
+#include "core/log.h"
+#include "topology/hosts.h"
+
+namespace coll {
+
+Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked, const Config& config,
+                            std::unique_ptr<Communicator>* out) {
+  std::unique_ptr<Communicator> c(new Communicator(nranks, rank, config));
+  c->wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!c->wake_.valid()) return ErrnoError(errno, "eventfd");
+  Deadline deadline = Deadline::In(config.timeout_ms);
+  COLL_RETURN_IF_ERROR(
+      Bootstrap::Create(rank, nranks, id, std::move(parked), config, topo::HostIdentity(), &c->bootstrap_));
+  std::vector<std::string> hosts;
+  for (const PeerInfo& p : c->bootstrap_->peers()) hosts.push_back(p.host_id);
+  c->ring_ = topo::RingOrder(hosts);
+  for (int i = 0; i < nranks; ++i)
+    if (c->ring_[i] == rank) c->pos_ = i;
+  COLL_RETURN_IF_ERROR(c->connectRing(deadline));
+  Communicator* raw = c.get();
+  c->bootstrap_->startWatchdog([raw](const Status& st) { raw->fail(st, false); });
+  c->logSetup();
+  *out = std::move(c);
+  return Status::OK();
+}
+
+Communicator::~Communicator() {
+  right_.reset();
+  left_.reset();
+  bootstrap_.reset();  // says goodbye, stops the watchdog before `this` goes away
+  std::free(scratch_);
+}
+
+Status Communicator::failure() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failure_;
+}
+
+void Communicator::fail(const Status& st, bool tell_others) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!failure_.ok()) return;
+    failure_ = st;
+  }
+  failed_.store(true, std::memory_order_release);
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_.get(), &one, sizeof one);
+  (void)ignored;
+  COLL_WARN(rank_, "%s", st.message().c_str());
+  if (tell_others && bootstrap_) {
+    Status relayed(st.code(), StrFormat("rank %d failed: %s", rank_, st.message().c_str()));
+    bootstrap_->reportFatal(relayed);
+  }
+}
+
+void Communicator::abort() {
+  fail(Aborted("the communicator was aborted (coll_comm_abort) on rank %d", rank_), true);
+}
+
+char* Communicator::scratch(size_t bytes) {
+  if (bytes > scratch_bytes_) {
+    std::free(scratch_);
+    scratch_bytes_ = (bytes + 4095) & ~size_t{4095};
+    scratch_ = static_cast<char*>(std::aligned_alloc(4096, scratch_bytes_));
+  }
+  return scratch_;
+}
+
+void Communicator::setLastError(const std::string& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_error_ = s;
+}
+
+const char* Communicator::lastError() {
+  std::lock_guard<std::mutex> lock(mu_);
+  last_error_copy_ = last_error_;
+  return last_error_copy_.c_str();
+}
+
+void Communicator::logSetup() const {
+  if (!LogEnabled(LogLevel::kInfo)) return;
+  COLL_INFO(rank_, "communicator of %d ranks ready; %s", nranks_, config_.describe().c_str());
+  std::vector<std::string> links(nranks_, "?");
+  if (nranks_ > 1) links[pos_] = right_ ? right_->describe() : "?";
+  COLL_INFO(rank_, "%s", topo::DescribeRing(ring_, links).c_str());
+  if (left_) COLL_INFO(rank_, "links: send %s; receive %s", right_->describe().c_str(), left_->describe().c_str());
+}
+
+}  // namespace coll

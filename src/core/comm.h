@@ -1,0 +1,89 @@
+// The communicator: configuration, bootstrap control channel, the ring and its two links,
+// the collective sequence number, and the sticky error state. Collectives run on the
+// calling thread (one at a time); abort() and the watchdog may touch the error state from
+// other threads, so it is atomic/mutex-guarded.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bootstrap/bootstrap.h"
+#include "core/config.h"
+#include "core/deadline.h"
+#include "core/status.h"
+#include "transport/link.h"
+#include "transport/transport.h"
+
+namespace coll {
+
+struct OpInfo {
+  const char* algorithm = "none";
+  const char* transport = "none";
+  size_t chunk_bytes = 0;
+};
+
+class Communicator {
+ public:
+  static Status Create(int nranks, int rank, const UniqueId& id, Fd parked, const Config& config,
+                       std::unique_ptr<Communicator>* out);
+  ~Communicator();
+
+  int rank() const { return rank_; }
+  int nranks() const { return nranks_; }
+  const Config& config() const { return config_; }
+  // Position of this rank in the ring and the ring itself (ring()[pos] == rank).
+  int ringPos() const { return pos_; }
+  const std::vector<int>& ring() const { return ring_; }
+  SendLink* right() { return right_.get(); }
+  RecvLink* left() { return left_.get(); }
+  const char* transportName() const { return transport_name_.c_str(); }
+
+  uint64_t nextSeq() { return ++seq_; }
+  uint64_t seq() const { return seq_; }
+
+  // Sticky failure: the first fatal error; every later call fails with it.
+  Status failure() const;
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // Records a fatal error (first one wins) and tells the other ranks.
+  void fail(const Status& st, bool tell_others);
+  void abort();
+
+  // Reusable scratch of at least `bytes`, 64-byte aligned; valid until the next call.
+  char* scratch(size_t bytes);
+  int wakeFd() const { return wake_.get(); }
+
+  void setLastError(const std::string& s);
+  const char* lastError();
+  OpInfo last_op;
+
+ private:
+  Communicator(int nranks, int rank, const Config& config) : nranks_(nranks), rank_(rank), config_(config) {}
+  Status connectRing(const Deadline& deadline);
+  Status chooseTransport(int peer, TransportKind* kind) const;
+  void logSetup() const;
+
+  const int nranks_, rank_;
+  const Config config_;
+  std::unique_ptr<Bootstrap> bootstrap_;
+  std::vector<int> ring_;
+  int pos_ = 0;
+  std::unique_ptr<SendLink> right_;
+  std::unique_ptr<RecvLink> left_;
+  std::string transport_name_ = "none";
+  uint64_t seq_ = 0;
+
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mu_;
+  Status failure_;  // guarded by mu_
+  std::string last_error_;  // guarded by mu_
+  std::string last_error_copy_;
+  Fd wake_;  // eventfd: wakes a waiting collective on abort / remote failure
+
+  char* scratch_ = nullptr;
+  size_t scratch_bytes_ = 0;
+};
+
+}  // namespace coll

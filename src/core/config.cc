@@ -1,0 +1,97 @@
+// COLL_* environment parsing with range checks and clear errors.
+#include "core/config.h"
+
+#include <strings.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace coll {
+
+const char* TransportChoiceName(TransportChoice t) {
+  switch (t) {
+    case TransportChoice::kAuto: return "auto";
+    case TransportChoice::kTcp: return "tcp";
+    case TransportChoice::kShm: return "shm";
+    case TransportChoice::kIbverbs: return "ibverbs";
+  }
+  return "?";
+}
+
+bool ParseBytes(const char* text, size_t* out) {
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  if (errno != 0 || end == text || text[0] == '-') return false;
+  unsigned long long mult = 1;
+  if (*end == 'K' || *end == 'k') mult = 1ull << 10, ++end;
+  else if (*end == 'M' || *end == 'm') mult = 1ull << 20, ++end;
+  else if (*end == 'G' || *end == 'g') mult = 1ull << 30, ++end;
+  if (*end != '\0') return false;
+  if (v > ~0ull / mult) return false;
+  *out = static_cast<size_t>(v * mult);
+  return true;
+}
+
+Status EnvBytes(const char* name, size_t min, size_t max, size_t* out) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return Status::OK();
+  size_t parsed = 0;
+  if (!ParseBytes(v, &parsed) || parsed < min || parsed > max)
+    return InvalidArgument("%s=%s is not a byte size between %zu and %zu (examples: 65536, 512K, 4M)", name, v,
+                           min, max);
+  *out = parsed;
+  return Status::OK();
+}
+
+Status EnvInt(const char* name, int64_t min, int64_t max, int64_t* out) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return Status::OK();
+  errno = 0;
+  char* end = nullptr;
+  long long parsed = std::strtoll(v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0' || parsed < min || parsed > max)
+    return InvalidArgument("%s=%s is not an integer between %lld and %lld", name, v, static_cast<long long>(min),
+                           static_cast<long long>(max));
+  *out = parsed;
+  return Status::OK();
+}
+
+static Status ParseTransport(TransportChoice* out) {
+  const char* v = std::getenv("COLL_TRANSPORT");
+  if (v == nullptr || *v == '\0') return Status::OK();
+  for (TransportChoice t : {TransportChoice::kAuto, TransportChoice::kTcp, TransportChoice::kShm,
+                            TransportChoice::kIbverbs}) {
+    if (strcasecmp(v, TransportChoiceName(t)) == 0) {
+      *out = t;
+      return Status::OK();
+    }
+  }
+  return InvalidArgument("COLL_TRANSPORT=%s is not one of auto, tcp, shm, ibverbs", v);
+}
+
+Status Config::FromEnv(Config* out) {
+  Config c;
+  COLL_RETURN_IF_ERROR(ParseTransport(&c.transport));
+  if (const char* v = std::getenv("COLL_SOCKET_IFNAME")) c.socket_ifname = v;
+  COLL_RETURN_IF_ERROR(EnvBytes("COLL_CHUNK_BYTES", 4096, size_t{1} << 30, &c.chunk_bytes));
+  if (c.chunk_bytes % 64 != 0)
+    return InvalidArgument("COLL_CHUNK_BYTES=%zu must be a multiple of 64", c.chunk_bytes);
+  int64_t nslots = c.nslots;
+  COLL_RETURN_IF_ERROR(EnvInt("COLL_NSLOTS", 2, 64, &nslots));
+  c.nslots = static_cast<int>(nslots);
+  COLL_RETURN_IF_ERROR(EnvInt("COLL_TIMEOUT_MS", 1, int64_t{1} << 40, &c.timeout_ms));
+  COLL_RETURN_IF_ERROR(EnvBytes("COLL_SMALL_BYTES", 0, size_t{1} << 30, &c.small_bytes));
+  if (const char* v = std::getenv("COLL_JOB_TOKEN")) c.job_token_hex = v;
+  *out = c;
+  return Status::OK();
+}
+
+std::string Config::describe() const {
+  return StrFormat("COLL_TRANSPORT=%s COLL_SOCKET_IFNAME=%s COLL_CHUNK_BYTES=%zu COLL_NSLOTS=%d COLL_TIMEOUT_MS=%lld "
+                   "COLL_SMALL_BYTES=%zu",
+                   TransportChoiceName(transport), socket_ifname.empty() ? "(auto)" : socket_ifname.c_str(),
+                   chunk_bytes, nslots, static_cast<long long>(timeout_ms), small_bytes);
+}
+
+}  // namespace coll

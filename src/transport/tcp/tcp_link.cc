@@ -1,0 +1,224 @@
+// TCP SendLink/RecvLink: non-blocking state machines driven by progress().
+#include "transport/tcp/tcp_link.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace coll {
+namespace tcp {
+
+static std::string Describe(const char* dir, int peer, int fd) {
+  SockAddr local;
+  LocalAddress(fd, &local);
+  return StrFormat("tcp %s rank %d (local %s)", dir, peer, local.str().c_str());
+}
+
+TcpSendLink::TcpSendLink(LinkSetup setup)
+    : fd_(std::move(setup.socket)),
+      peer_(setup.peer_rank),
+      slot_bytes_(setup.config->chunk_bytes),
+      credits_(setup.config->nslots),
+      describe_(Describe("to", setup.peer_rank, fd_.get())) {}
+
+Status TcpSendLink::lost(const char* what, int err) {
+  return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
+                  err ? std::strerror(err) : "connection closed by the peer");
+}
+
+Status TcpSendLink::postSlot(size_t, const ChunkMeta&) {
+  return Internal("postSlot on a tcp link, which has no writable slot");
+}
+
+Status TcpSendLink::postCopy(const void* src, size_t bytes, const ChunkMeta& meta) {
+  if (closed_) return lost("sending", 0);
+  if (credits_ <= 0 || bytes > slot_bytes_)
+    return Internal("tcp link to rank %d: post of %zu bytes without a credit or over the %zu-byte slot", peer_,
+                    bytes, slot_bytes_);
+  --credits_;
+  queue_.push_back(Pending{WireHeader{kChunkMagic, static_cast<uint32_t>(bytes), meta},
+                           static_cast<const char*>(src), bytes, 0});
+  bool ignored = false;
+  return writeSome(&ignored);
+}
+
+Status TcpSendLink::writeSome(bool* made_progress) {
+  while (!queue_.empty()) {
+    Pending& p = queue_.front();
+    iovec iov[2];
+    int n = 0;
+    const size_t hdr = sizeof(WireHeader);
+    if (p.sent < hdr) iov[n++] = {reinterpret_cast<char*>(&p.header) + p.sent, hdr - p.sent};
+    size_t data_off = p.sent > hdr ? p.sent - hdr : 0;
+    if (p.bytes > data_off) iov[n++] = {const_cast<char*>(p.data) + data_off, p.bytes - data_off};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    ssize_t w = sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Status::OK();
+      return lost("sending", errno);
+    }
+    *made_progress = true;
+    p.sent += static_cast<size_t>(w);
+    if (p.sent == hdr + p.bytes) queue_.pop_front();
+  }
+  return Status::OK();
+}
+
+Status TcpSendLink::readCredits(bool* made_progress) {
+  for (;;) {
+    if (closed_) return Status::OK();
+    ssize_t r = recv(fd_.get(), reinterpret_cast<char*>(&credit_buf_) + credit_got_, 4 - credit_got_, 0);
+    if (r == 0) {
+      closed_ = true;
+      return Status::OK();
+    }
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Status::OK();
+      return lost("waiting for a free slot", errno);
+    }
+    *made_progress = true;
+    credit_got_ += static_cast<size_t>(r);
+    if (credit_got_ == 4) {
+      credits_ += static_cast<int>(credit_buf_);
+      want_credit_ = false;
+      credit_got_ = 0;
+    }
+  }
+}
+
+Status TcpSendLink::progress(bool* made_progress) {
+  COLL_RETURN_IF_ERROR(writeSome(made_progress));
+  COLL_RETURN_IF_ERROR(readCredits(made_progress));
+  if (closed_ && (!queue_.empty() || (want_credit_ && credits_ <= 0))) return lost("sending", 0);
+  return Status::OK();
+}
+
+PollSpec TcpSendLink::pollSpec() {
+  if (closed_ && queue_.empty()) return PollSpec{};  // nothing left to wait for
+  return PollSpec{fd_.get(), static_cast<short>((closed_ ? 0 : POLLIN) | (queue_.empty() ? 0 : POLLOUT))};
+}
+
+TcpRecvLink::TcpRecvLink(LinkSetup setup)
+    : fd_(std::move(setup.socket)),
+      peer_(setup.peer_rank),
+      slot_bytes_(setup.config->chunk_bytes),
+      nslots_(setup.config->nslots),
+      headers_(new WireHeader[setup.config->nslots]),
+      describe_(Describe("from", setup.peer_rank, fd_.get())) {
+  slots_ = static_cast<char*>(std::aligned_alloc(4096, slot_bytes_ * static_cast<size_t>(nslots_)));
+}
+
+TcpRecvLink::~TcpRecvLink() { std::free(slots_); }
+
+Status TcpRecvLink::lost(const char* what, int err) {
+  return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
+                  err ? std::strerror(err) : "connection closed by the peer");
+}
+
+Status TcpRecvLink::readSome(bool* made_progress) {
+  while (!closed_ && arrived_ - released_ < static_cast<uint64_t>(nslots_)) {
+    char* dst;
+    size_t want;
+    if (header_got_ < sizeof cur_) {
+      dst = reinterpret_cast<char*>(&cur_) + header_got_;
+      want = sizeof cur_ - header_got_;
+    } else {
+      dst = slotPtr(arrived_) + payload_got_;
+      want = cur_.bytes - payload_got_;
+    }
+    ssize_t r = want == 0 ? 0 : recv(fd_.get(), dst, want, 0);
+    if (want != 0 && r == 0) {
+      if (header_got_ != 0) return lost("receiving a chunk", 0);
+      closed_ = true;
+      return Status::OK();
+    }
+    if (r < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Status::OK();
+      return lost("receiving", errno);
+    }
+    *made_progress = true;
+    if (header_got_ < sizeof cur_) {
+      header_got_ += static_cast<size_t>(r);
+      if (header_got_ == sizeof cur_ && (cur_.magic != kChunkMagic || cur_.bytes > slot_bytes_))
+        return Internal("rank %d sent a malformed chunk header (magic %08x, %u bytes for %zu-byte slots)", peer_,
+                        cur_.magic, cur_.bytes, slot_bytes_);
+    } else {
+      payload_got_ += static_cast<size_t>(r);
+    }
+    if (header_got_ == sizeof cur_ && payload_got_ == cur_.bytes) {
+      headers_[arrived_ % nslots_] = cur_;
+      ++arrived_;
+      header_got_ = payload_got_ = 0;
+    }
+  }
+  return Status::OK();
+}
+
+Status TcpRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
+  *ready = false;
+  if (handed_ == arrived_) {
+    bool ignored = false;
+    COLL_RETURN_IF_ERROR(readSome(&ignored));
+  }
+  if (handed_ < arrived_) {
+    const WireHeader& h = headers_[handed_ % nslots_];
+    chunk->data = slotPtr(handed_);
+    chunk->bytes = h.bytes;
+    chunk->meta = h.meta;
+    ++handed_;
+    *ready = true;
+    return Status::OK();
+  }
+  if (closed_) return lost("waiting for data", 0);
+  return Status::OK();
+}
+
+Status TcpRecvLink::release() {
+  if (released_ == handed_) return Internal("tcp link from rank %d: release without a held chunk", peer_);
+  ++released_;
+  ++credits_owed_;
+  bool ignored = false;
+  return flushCredits(&ignored);
+}
+
+Status TcpRecvLink::flushCredits(bool* made_progress) {
+  if (credits_owed_ == 0) return Status::OK();
+  uint32_t n = credits_owed_;
+  ssize_t w = send(fd_.get(), &n, sizeof n, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (w == sizeof n) {
+    credits_owed_ = 0;
+    *made_progress = true;
+    return Status::OK();
+  }
+  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return Status::OK();
+  if (w < 0) return lost("returning a slot", errno);
+  return Internal("partial 4-byte credit write to rank %d", peer_);
+}
+
+Status TcpRecvLink::progress(bool* made_progress) {
+  COLL_RETURN_IF_ERROR(flushCredits(made_progress));
+  return readSome(made_progress);
+}
+
+PollSpec TcpRecvLink::pollSpec() {
+  return PollSpec{fd_.get(), static_cast<short>(POLLIN | (credits_owed_ ? POLLOUT : 0))};
+}
+
+Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out) {
+  out->reset(new TcpSendLink(std::move(setup)));
+  return Status::OK();
+}
+
+Status MakeRecvLink(LinkSetup setup, std::unique_ptr<RecvLink>* out) {
+  out->reset(new TcpRecvLink(std::move(setup)));
+  return Status::OK();
+}
+
+}  // namespace tcp
+}  // namespace coll

@@ -1,0 +1,97 @@
+// The Link over one TCP connection: [40-byte header | payload] per chunk, payload read
+// straight into the receiver's slot; credits flow back as 4-byte counts on the same socket.
+// The sender writes from the caller's buffer (no staging copy), so postCopy's src must stay
+// untouched until idle(). One thread at a time per end.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "transport/transport.h"
+
+namespace coll {
+namespace tcp {
+
+struct WireHeader {
+  uint32_t magic;
+  uint32_t bytes;
+  ChunkMeta meta;
+};
+static_assert(sizeof(WireHeader) == 40, "wire header is 40 bytes");
+constexpr uint32_t kChunkMagic = 0x434f4c44;  // "COLD"
+
+class TcpSendLink final : public SendLink {
+ public:
+  TcpSendLink(LinkSetup setup);
+  size_t slotBytes() const override { return slot_bytes_; }
+  int peer() const override { return peer_; }
+  bool hasCredit() override {
+    want_credit_ = credits_ <= 0;
+    return credits_ > 0;
+  }
+  void* slot() override { return nullptr; }
+  Status postSlot(size_t bytes, const ChunkMeta& meta) override;
+  Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) override;
+  Status progress(bool* made_progress) override;
+  bool idle() override { return queue_.empty(); }
+  PollSpec pollSpec() override;
+  std::string describe() const override { return describe_; }
+
+ private:
+  struct Pending {
+    WireHeader header;
+    const char* data;
+    size_t bytes;
+    size_t sent;  // of sizeof(header) + bytes
+  };
+  Status writeSome(bool* made_progress);
+  Status readCredits(bool* made_progress);
+  Status lost(const char* what, int err);
+
+  Fd fd_;
+  int peer_;
+  size_t slot_bytes_;
+  int credits_;
+  std::deque<Pending> queue_;
+  uint32_t credit_buf_ = 0;
+  size_t credit_got_ = 0;
+  bool closed_ = false;       // the peer closed: fine unless we still need it
+  bool want_credit_ = false;  // the last hasCredit() found none
+  std::string describe_;
+};
+
+class TcpRecvLink final : public RecvLink {
+ public:
+  TcpRecvLink(LinkSetup setup);
+  ~TcpRecvLink() override;
+  size_t slotBytes() const override { return slot_bytes_; }
+  int peer() const override { return peer_; }
+  Status tryRecv(RecvChunk* chunk, bool* ready) override;
+  Status release() override;
+  Status progress(bool* made_progress) override;
+  PollSpec pollSpec() override;
+  std::string describe() const override { return describe_; }
+
+ private:
+  Status readSome(bool* made_progress);
+  Status flushCredits(bool* made_progress);
+  Status lost(const char* what, int err);
+  char* slotPtr(uint64_t index) { return slots_ + (index % nslots_) * slot_bytes_; }
+
+  Fd fd_;
+  int peer_;
+  size_t slot_bytes_;
+  int nslots_;
+  char* slots_ = nullptr;
+  std::unique_ptr<WireHeader[]> headers_;  // per slot
+  uint64_t arrived_ = 0, handed_ = 0, released_ = 0;
+  WireHeader cur_{};
+  size_t header_got_ = 0, payload_got_ = 0;
+  uint32_t credits_owed_ = 0;
+  bool closed_ = false;
+  std::string describe_;
+};
+
+}  // namespace tcp
+}  // namespace coll
