@@ -14,11 +14,10 @@ const char* TransportKindName(TransportKind kind) {
 }
 
 bool TransportAvailable(TransportKind kind, const Config& config, bool same_host) {
-  (void)config;
   switch (kind) {
     case TransportKind::kTcp: return true;
-    case TransportKind::kShm: return false && same_host;
-    case TransportKind::kIbverbs: return false;
+    case TransportKind::kShm: return same_host && shm::Available(config);
+    case TransportKind::kIbverbs: return ibverbs::Available(config);
   }
   return false;
 }
@@ -26,17 +25,19 @@ bool TransportAvailable(TransportKind kind, const Config& config, bool same_host
 Status MakeSendLink(TransportKind kind, LinkSetup setup, std::unique_ptr<SendLink>* out) {
   switch (kind) {
     case TransportKind::kTcp: return tcp::MakeSendLink(std::move(setup), out);
-    default: break;
+    case TransportKind::kShm: return shm::MakeSendLink(std::move(setup), out);
+    case TransportKind::kIbverbs: return ibverbs::MakeSendLink(std::move(setup), out);
   }
-  return Unsupported("the %s transport is not available in this build", TransportKindName(kind));
+  return Internal("unknown transport %d", static_cast<int>(kind));
 }
 
 Status MakeRecvLink(TransportKind kind, LinkSetup setup, std::unique_ptr<RecvLink>* out) {
   switch (kind) {
     case TransportKind::kTcp: return tcp::MakeRecvLink(std::move(setup), out);
-    default: break;
+    case TransportKind::kShm: return shm::MakeRecvLink(std::move(setup), out);
+    case TransportKind::kIbverbs: return ibverbs::MakeRecvLink(std::move(setup), out);
   }
-  return Unsupported("the %s transport is not available in this build", TransportKindName(kind));
+  return Internal("unknown transport %d", static_cast<int>(kind));
 }
 
 }  // namespace coll

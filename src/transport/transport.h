@@ -39,4 +39,16 @@ Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out);
 Status MakeRecvLink(LinkSetup setup, std::unique_ptr<RecvLink>* out);
 }  // namespace tcp
 
+namespace shm {
+bool Available(const Config& config);  // this process can share memory with same-host peers
+Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out);
+Status MakeRecvLink(LinkSetup setup, std::unique_ptr<RecvLink>* out);
+}  // namespace shm
+
+namespace ibverbs {
+bool Available(const Config& config);  // an HCA library loads and an active port exists
+Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out);
+Status MakeRecvLink(LinkSetup setup, std::unique_ptr<RecvLink>* out);
+}  // namespace ibverbs
+
 }  // namespace coll

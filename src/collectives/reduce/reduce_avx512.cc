@@ -12,7 +12,8 @@
 #include "collectives/reduce/reduce_dispatch.h"
 
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx2,f16c")
-// GCC 12's own _mm512_undefined_*() (`__Y = __Y`) trips -Wmaybe-uninitialized when inlined.
+// GCC 12's own _mm512_undefined_*() (`__Y = __Y`) trips these warnings when inlined.
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "collectives/reduce/reduce_loops.h"

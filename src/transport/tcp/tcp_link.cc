@@ -22,6 +22,7 @@ TcpSendLink::TcpSendLink(LinkSetup setup)
     : fd_(std::move(setup.socket)),
       peer_(setup.peer_rank),
       slot_bytes_(setup.config->chunk_bytes),
+      nslots_(setup.config->nslots),
       credits_(setup.config->nslots),
       describe_(Describe("to", setup.peer_rank, fd_.get())) {}
 
@@ -188,6 +189,7 @@ Status TcpRecvLink::release() {
 }
 
 Status TcpRecvLink::flushCredits(bool* made_progress) {
+  if (credits_unwanted_) credits_owed_ = 0;
   if (credits_owed_ == 0) return Status::OK();
   uint32_t n = credits_owed_;
   ssize_t w = send(fd_.get(), &n, sizeof n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -197,6 +199,12 @@ Status TcpRecvLink::flushCredits(bool* made_progress) {
     return Status::OK();
   }
   if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return Status::OK();
+  if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+    // The sender is gone; it needs no more credits. Waiting for its data will report it.
+    credits_owed_ = 0;
+    credits_unwanted_ = true;
+    return Status::OK();
+  }
   if (w < 0) return lost("returning a slot", errno);
   return Internal("partial 4-byte credit write to rank %d", peer_);
 }
@@ -207,6 +215,7 @@ Status TcpRecvLink::progress(bool* made_progress) {
 }
 
 PollSpec TcpRecvLink::pollSpec() {
+  if (closed_) return PollSpec{};
   return PollSpec{fd_.get(), static_cast<short>(POLLIN | (credits_owed_ ? POLLOUT : 0))};
 }
 

@@ -34,7 +34,9 @@ class TcpSendLink final : public SendLink {
   Status postSlot(size_t bytes, const ChunkMeta& meta) override;
   Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) override;
   Status progress(bool* made_progress) override;
-  bool idle() override { return queue_.empty(); }
+  // Idle once every chunk is written and its slot returned: a socket closed with credits
+  // still unread would reset the connection and could cost the peer our last chunk.
+  bool idle() override { return queue_.empty() && (credits_ == nslots_ || closed_); }
   PollSpec pollSpec() override;
   std::string describe() const override { return describe_; }
 
@@ -52,6 +54,7 @@ class TcpSendLink final : public SendLink {
   Fd fd_;
   int peer_;
   size_t slot_bytes_;
+  int nslots_;
   int credits_;
   std::deque<Pending> queue_;
   uint32_t credit_buf_ = 0;
@@ -89,7 +92,8 @@ class TcpRecvLink final : public RecvLink {
   WireHeader cur_{};
   size_t header_got_ = 0, payload_got_ = 0;
   uint32_t credits_owed_ = 0;
-  bool closed_ = false;
+  bool closed_ = false;            // read EOF from the sender
+  bool credits_unwanted_ = false;  // the sender stopped reading credits (it has left)
   std::string describe_;
 };
 
