@@ -90,7 +90,10 @@ void Communicator::logSetup() const {
   if (!LogEnabled(LogLevel::kInfo)) return;
   COLL_INFO(rank_, "communicator of %d ranks ready; %s", nranks_, config_.describe().c_str());
   std::vector<std::string> links(nranks_, "?");
-  if (nranks_ > 1) links[pos_] = right_ ? right_->describe() : "?";
+  if (nranks_ > 1) {
+    links[pos_] = out_kind_name_;
+    links[(pos_ + nranks_ - 1) % nranks_] = in_kind_name_;
+  }
   COLL_INFO(rank_, "%s", topo::DescribeRing(ring_, links).c_str());
   if (left_) COLL_INFO(rank_, "links: send %s; receive %s", right_->describe().c_str(), left_->describe().c_str());
 }

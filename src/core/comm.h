@@ -37,6 +37,11 @@ class Communicator {
   // Position of this rank in the ring and the ring itself (ring()[pos] == rank).
   int ringPos() const { return pos_; }
   const std::vector<int>& ring() const { return ring_; }
+  int ringPosOf(int rank) const {
+    for (int i = 0; i < nranks_; ++i)
+      if (ring_[i] == rank) return i;
+    return 0;
+  }
   SendLink* right() { return right_.get(); }
   RecvLink* left() { return left_.get(); }
   const char* transportName() const { return transport_name_.c_str(); }
@@ -73,6 +78,7 @@ class Communicator {
   std::unique_ptr<SendLink> right_;
   std::unique_ptr<RecvLink> left_;
   std::string transport_name_ = "none";
+  std::string out_kind_name_, in_kind_name_;
   uint64_t seq_ = 0;
 
   std::atomic<bool> failed_{false};

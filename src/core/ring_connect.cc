@@ -96,8 +96,10 @@ Status Communicator::connectRing(const Deadline& deadline) {
   LinkSetup ss{rank_, right, &config_, std::move(out_sock), deadline, peers[right].host_id};
   COLL_RETURN_IF_ERROR(MakeSendLink(out_kind, std::move(ss), &right_));
   COLL_RETURN_IF_ERROR(left_->finishSetup(deadline));
-  transport_name_ = TransportKindName(out_kind);
-  if (in_kind != out_kind) transport_name_ += std::string("+") + TransportKindName(in_kind);
+  out_kind_name_ = TransportKindName(out_kind);
+  in_kind_name_ = TransportKindName(in_kind);
+  transport_name_ = out_kind_name_;
+  if (in_kind != out_kind) transport_name_ += "+" + in_kind_name_;
   return Status::OK();
 }
 

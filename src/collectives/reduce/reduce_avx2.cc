@@ -11,7 +11,12 @@
 #include "collectives/reduce/half.h"
 #include "collectives/reduce/reduce_dispatch.h"
 
+// Everything below, the included kernel templates too, is compiled for this ISA.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,f16c"))), apply_to = function)
+#else
 #pragma GCC target("avx2,f16c")
+#endif
 
 #include "collectives/reduce/reduce_loops.h"
 #include "collectives/reduce/reduce_simd.h"
@@ -116,3 +121,7 @@ const ReduceKernels& Avx2ReduceKernels() {
 }
 
 }  // namespace coll
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif

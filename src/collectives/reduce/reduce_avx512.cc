@@ -11,10 +11,18 @@
 #include "collectives/reduce/half.h"
 #include "collectives/reduce/reduce_dispatch.h"
 
+// Everything below, the included kernel templates too, is compiled for this ISA.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,f16c"))), \
+                             apply_to = function)
+#else
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx2,f16c")
+#endif
 // GCC 12's own _mm512_undefined_*() (`__Y = __Y`) trips these warnings when inlined.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "collectives/reduce/reduce_loops.h"
 #include "collectives/reduce/reduce_simd.h"
@@ -125,3 +133,7 @@ const ReduceKernels& Avx512ReduceKernels() {
 }
 
 }  // namespace coll
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif

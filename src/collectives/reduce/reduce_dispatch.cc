@@ -2,6 +2,8 @@
 // lets tests force another. The choice is an atomic pointer: thread-safe, lock-free reads.
 #include "collectives/reduce/reduce_dispatch.h"
 
+#include <cpuid.h>
+
 #include <atomic>
 
 namespace coll {
@@ -14,6 +16,13 @@ const ReduceKernels& KernelsFor(ReduceIsa isa) {
     case ReduceIsa::kPortable: break;
   }
   return PortableReduceKernels();
+}
+
+// F16C is CPUID.1:ECX bit 29 (not every compiler's __builtin_cpu_supports knows "f16c"); it
+// is only used with AVX2, whose check covers OS support for the wide registers.
+bool CpuHasF16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
 }
 
 struct Active {
@@ -40,7 +49,7 @@ const char* ReduceIsaName(ReduceIsa isa) {
 // __builtin_cpu_supports also checks that the OS saves the wider registers (XCR0).
 bool ReduceIsaSupported(ReduceIsa isa) {
   __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  const bool avx2 = __builtin_cpu_supports("avx2") && CpuHasF16c();
   switch (isa) {
     case ReduceIsa::kPortable: return true;
     case ReduceIsa::kAvx2: return avx2;
