@@ -2,8 +2,12 @@
 #include "collectives/engine.h"
 
 #include <poll.h>
+#include <sched.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "collectives/reduce/reduce.h"
 #include "core/dtype.h"
@@ -58,7 +62,7 @@ class Engine {
   Status pumpSends(bool* progressed);
   Status processChunk(const RecvChunk& chunk, bool* fused);
   Status checkMeta(const ChunkMeta& got) const;
-  Status wait();
+  Status wait(int idle);
   Status timeoutError() const;
 
   Communicator& comm_;
@@ -182,20 +186,32 @@ Status Engine::timeoutError() const {
                  DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.right()->peer());
 }
 
-Status Engine::wait() {
+// Sleeps until a link may have news. Links with file descriptors (tcp) are poll(2)ed; a
+// link without one (shm) is polled by spinning, then yielding the core (ranks may share
+// cores), then sleeping with a backoff capped at 50 us. The wake eventfd ends any sleep
+// when the communicator fails or is aborted.
+Status Engine::wait(int idle) {
   pollfd fds[3];
   int n = 0;
-  bool all_fds = true;
+  bool spin = false;
   for (PollSpec p : {comm_.right()->pollSpec(), comm_.left()->pollSpec()}) {
     if (p.fd < 0) {
-      all_fds = all_fds && !p.needs_spin;
+      spin = spin || p.needs_spin;
       continue;
     }
     fds[n++] = pollfd{p.fd, p.events, 0};
   }
   fds[n++] = pollfd{comm_.wakeFd(), POLLIN, 0};
-  int rc = poll(fds, static_cast<nfds_t>(n), all_fds ? 100 : 0);
+  if (spin && idle < 256) {
+    sched_yield();
+    return Status::OK();
+  }
+  int rc = poll(fds, static_cast<nfds_t>(n), spin ? 0 : 100);
   if (rc < 0 && errno != EINTR) return ErrnoError(errno, "poll");
+  if (spin && rc == 0) {
+    int shift = std::min(idle - 256, 6);
+    std::this_thread::sleep_for(std::chrono::microseconds(std::min(1 << (shift < 0 ? 0 : shift), 50)));
+  }
   return Status::OK();
 }
 
@@ -219,7 +235,7 @@ Status Engine::run() {
     }
     if (deadline.expired()) return timeoutError();
     if (++idle < 64) continue;
-    COLL_RETURN_IF_ERROR(wait());
+    COLL_RETURN_IF_ERROR(wait(idle));
   }
 }
 

@@ -1,11 +1,12 @@
 // Element-wise reduction rules and plain loops over them: the portable kernels, and the
-// integer kernels of every ISA. Included LAST by each reduce_<isa>.cc, after its
-// `#pragma GCC target`, so that file's copies (internal linkage, on purpose) are compiled
+// integer kernels of every ISA. Included LAST by each reduce_<isa>.cc, after its target
+// pragma, so that file's copies (internal linkage, on purpose) are compiled
 // for its ISA. Stateless, thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "collectives/reduce/half.h"
