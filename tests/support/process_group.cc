@@ -1,0 +1,186 @@
+// ProcessGroup: fork, per-child environment, deadline, SIGKILL and reaping.
+// Children die with the parent (PR_SET_PDEATHSIG), so a crashed test leaves no ranks behind.
+#include "support/process_group.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <sstream>
+#include <thread>
+
+namespace colltest {
+namespace {
+
+std::string& MutableProcessName() {
+  static std::string name = "parent";
+  return name;
+}
+
+void ApplyEnv(const EnvList& env) {
+  for (const EnvVar& var : env) {
+    if (var.second) {
+      setenv(var.first.c_str(), var.second->c_str(), 1);
+    } else {
+      unsetenv(var.first.c_str());
+    }
+  }
+}
+
+[[noreturn]] void RunChild(const std::string& name, pid_t parent, const EnvList& env,
+                           const std::function<int()>& fn) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(kExitException);
+  MutableProcessName() = name;
+  ApplyEnv(env);
+  int rc = kExitException;
+  try {
+    rc = fn();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "[%s] uncaught exception: %s\n", name.c_str(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "[%s] uncaught exception\n", name.c_str());
+  }
+  std::fflush(nullptr);
+  _exit(rc < 0 || rc > 255 ? 1 : rc);
+}
+
+}  // namespace
+
+const std::string& ProcessName() { return MutableProcessName(); }
+
+std::string ProcessResult::Describe() const {
+  std::ostringstream out;
+  out << name << " (pid " << pid << "): ";
+  if (term_signal != 0) {
+    out << "killed by signal " << term_signal << " (" << strsignal(term_signal) << ")";
+  } else {
+    out << "exit " << exit_code;
+  }
+  if (killed_at_deadline) out << " [killed at the harness deadline]";
+  return out.str();
+}
+
+bool GroupResult::AllSucceeded() const {
+  if (timed_out) return false;
+  for (const ProcessResult& p : procs) {
+    if (!p.Succeeded()) return false;
+  }
+  return true;
+}
+
+std::string GroupResult::Describe() const {
+  std::ostringstream out;
+  if (timed_out) out << "deadline passed; remaining processes were killed\n";
+  for (const ProcessResult& p : procs) out << "  " << p.Describe() << "\n";
+  return out.str();
+}
+
+ProcessGroup::ProcessGroup(std::chrono::milliseconds deadline)
+    : deadline_(std::chrono::steady_clock::now() + deadline) {}
+
+ProcessGroup::~ProcessGroup() {
+  KillAll();
+  for (size_t i = 0; i < procs_.size(); ++i) {
+    if (running_[i]) ReapOnce(procs_[i], true);
+  }
+}
+
+int ProcessGroup::Spawn(const std::string& name, const EnvList& env, std::function<int()> fn) {
+  std::fflush(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("fork");
+    std::abort();
+  }
+  if (pid == 0) RunChild(name, parent, env, fn);
+  ProcessResult result;
+  result.name = name;
+  result.pid = pid;
+  procs_.push_back(result);
+  running_.push_back(true);
+  return static_cast<int>(procs_.size()) - 1;
+}
+
+void ProcessGroup::Kill(int index, int sig) {
+  if (running_[index]) kill(procs_[index].pid, sig);
+}
+
+bool ProcessGroup::ReapOnce(ProcessResult& proc, bool block) {
+  int status = 0;
+  pid_t got;
+  do {
+    got = waitpid(proc.pid, &status, block ? 0 : WNOHANG);
+  } while (got < 0 && errno == EINTR);
+  if (got != proc.pid) return false;
+  if (WIFEXITED(status)) proc.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) proc.term_signal = WTERMSIG(status);
+  return true;
+}
+
+void ProcessGroup::KillAll() {
+  for (size_t i = 0; i < procs_.size(); ++i) {
+    if (running_[i]) kill(procs_[i].pid, SIGKILL);
+  }
+}
+
+GroupResult ProcessGroup::Wait() {
+  GroupResult result;
+  size_t left = procs_.size();
+  while (left > 0 && std::chrono::steady_clock::now() < deadline_) {
+    for (size_t i = 0; i < procs_.size(); ++i) {
+      if (running_[i] && ReapOnce(procs_[i], false)) {
+        running_[i] = false;
+        --left;
+      }
+    }
+    if (left > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (size_t i = 0; i < procs_.size(); ++i) {
+    if (!running_[i]) continue;
+    kill(procs_[i].pid, SIGKILL);
+    ReapOnce(procs_[i], true);
+    procs_[i].killed_at_deadline = true;
+    running_[i] = false;
+    result.timed_out = true;
+  }
+  result.procs = procs_;
+  return result;
+}
+
+bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= end) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+int PickFreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+}  // namespace colltest
