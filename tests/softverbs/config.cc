@@ -1,0 +1,67 @@
+// Environment parsing for softverbs (see config.h and README.md).
+// Thread-safety: ReadConfig only reads the environment; Logf writes one line with one call.
+#include "config.h"
+
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+namespace softverbs {
+namespace {
+
+bool ReadU64(const char* name, uint64_t* out) {
+  const char* text = getenv(name);
+  if (text == nullptr || *text == '\0') return false;
+  char* end = nullptr;
+  unsigned long long value = strtoull(text, &end, 0);
+  if (*end != '\0') {
+    fprintf(stderr, "softverbs: ignoring %s=%s (not a number)\n", name, text);
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+}  // namespace
+
+Config ReadConfig() {
+  Config config;
+  const char* fabric = getenv("COLL_SOFTVERBS_FABRIC");
+  config.fabric_name = (fabric != nullptr && *fabric != '\0')
+                           ? fabric
+                           : "softverbs-" + std::to_string(getuid());
+  config.seeded = ReadU64("SOFTVERBS_SEED", &config.seed);
+  uint64_t value = 0;
+  if (ReadU64("SOFTVERBS_MAX_DELAY_US", &value)) config.max_delay_us = uint32_t(value);
+  ReadU64("SOFTVERBS_FAULT_QP_ERR_AFTER", &config.qp_err_after);
+  config.port_down = ReadU64("SOFTVERBS_PORT_DOWN", &value) && value != 0;
+  if (ReadU64("SOFTVERBS_FAULT_REG_MR_ENOMEM", &value) && value != 0) config.reg_mr_fail_after = 0;
+  if (ReadU64("SOFTVERBS_FAULT_REG_MR_AFTER", &value)) config.reg_mr_fail_after = int64_t(value);
+  return config;
+}
+
+std::string FabricPath(const std::string& name) { return "/dev/shm/" + name; }
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+void Logf(const char* fmt, ...) {
+  const char* debug = getenv("SOFTVERBS_DEBUG");
+  if (debug == nullptr || strcmp(debug, "1") != 0) return;
+  char line[512];
+  int n = snprintf(line, sizeof(line), "softverbs[%d]: ", int(getpid()));
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(line + n, sizeof(line) - size_t(n), fmt, args);
+  va_end(args);
+  fprintf(stderr, "%s\n", line);
+}
+
+}  // namespace softverbs
