@@ -44,9 +44,19 @@ coll_status_t Finish(coll_comm_t comm, const char* op, const Status& st) {
   return st.code();
 }
 
-Status CheckBuffers(const Communicator& c, const void* sendbuf, const void* recvbuf, size_t count, coll_dtype_t dtype,
+// The value of an enum argument as an int, without loading it as the enum: a C caller may
+// pass any int, and loading an out-of-range enum is undefined behaviour in C++.
+template <typename E>
+int RawEnum(const E& e) {
+  int v = 0;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
+Status CheckBuffers(const Communicator& c, const void* sendbuf, const void* recvbuf, size_t count, int raw_dtype,
                     size_t recv_multiple, bool need_send, bool need_recv) {
-  if (!IsValidDtype(dtype)) return InvalidArgument("dtype %d is not a coll_dtype_t", static_cast<int>(dtype));
+  if (!IsValidDtype(raw_dtype)) return InvalidArgument("dtype %d is not a coll_dtype_t", raw_dtype);
+  const coll_dtype_t dtype = static_cast<coll_dtype_t>(raw_dtype);
   const size_t es = DtypeSize(dtype);
   const size_t limit = ~size_t{0} / es / (recv_multiple ? recv_multiple : 1) / static_cast<size_t>(c.nranks());
   if (count > limit) return InvalidArgument("count %zu of %s overflows the address space", count, DtypeName(dtype));
@@ -56,8 +66,8 @@ Status CheckBuffers(const Communicator& c, const void* sendbuf, const void* recv
   return Status::OK();
 }
 
-Status CheckOp(coll_op_t op) {
-  if (!IsValidOp(op)) return InvalidArgument("op %d is not a coll_op_t", static_cast<int>(op));
+Status CheckOp(int raw_op) {
+  if (!IsValidOp(raw_op)) return InvalidArgument("op %d is not a coll_op_t", raw_op);
   return Status::OK();
 }
 
@@ -213,8 +223,8 @@ coll_status_t coll_allreduce(const void* sendbuf, void* recvbuf, size_t count, c
   return Collective(
       comm, "allreduce",
       [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckOp(op));
-        return CheckBuffers(c, sendbuf, recvbuf, count, dtype, 1, true, true);
+        COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
+        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), 1, true, true);
       },
       [&](Communicator& c) { return Allreduce(c, sendbuf, recvbuf, count, dtype, op); });
 }
@@ -225,7 +235,7 @@ coll_status_t coll_broadcast(const void* sendbuf, void* recvbuf, size_t count, c
       comm, "broadcast",
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        return CheckBuffers(c, sendbuf, recvbuf, count, dtype, 1, c.rank() == root, true);
+        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), 1, c.rank() == root, true);
       },
       [&](Communicator& c) { return Broadcast(c, sendbuf, recvbuf, count, dtype, root); });
 }
@@ -234,7 +244,7 @@ coll_status_t coll_allgather(const void* sendbuf, void* recvbuf, size_t sendcoun
                              coll_comm_t comm) {
   return Collective(
       comm, "allgather",
-      [&](Communicator& c) { return CheckBuffers(c, sendbuf, recvbuf, sendcount, dtype, 1, true, true); },
+      [&](Communicator& c) { return CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), 1, true, true); },
       [&](Communicator& c) { return Allgather(c, sendbuf, recvbuf, sendcount, dtype); });
 }
 
@@ -243,8 +253,8 @@ coll_status_t coll_reduce_scatter(const void* sendbuf, void* recvbuf, size_t rec
   return Collective(
       comm, "reduce_scatter",
       [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckOp(op));
-        return CheckBuffers(c, sendbuf, recvbuf, recvcount, dtype, 1, true, true);
+        COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
+        return CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), 1, true, true);
       },
       [&](Communicator& c) { return ReduceScatter(c, sendbuf, recvbuf, recvcount, dtype, op); });
 }
@@ -254,9 +264,9 @@ coll_status_t coll_reduce(const void* sendbuf, void* recvbuf, size_t count, coll
   return Collective(
       comm, "reduce",
       [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckOp(op));
+        COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
         COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        return CheckBuffers(c, sendbuf, recvbuf, count, dtype, 1, true, c.rank() == root);
+        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), 1, true, c.rank() == root);
       },
       [&](Communicator& c) { return Reduce(c, sendbuf, recvbuf, count, dtype, op, root); });
 }
@@ -275,6 +285,6 @@ coll_status_t coll_comm_last_op_info(coll_comm_t comm, coll_op_info_t* info) {
   return COLL_SUCCESS;
 }
 
-size_t coll_dtype_size(coll_dtype_t dtype) { return IsValidDtype(dtype) ? DtypeSize(dtype) : 0; }
+size_t coll_dtype_size(coll_dtype_t dtype) { return IsValidDtype(RawEnum(dtype)) ? DtypeSize(dtype) : 0; }
 
 }  // extern "C"

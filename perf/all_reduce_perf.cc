@@ -1,0 +1,44 @@
+// all_reduce_perf: coll_allreduce vs MPI_Allreduce, nccl-tests style (see perf/driver/).
+// busbw = algbw * 2(n-1)/n: each rank sends and receives 2(n-1)/n of the buffer in a ring.
+#include "driver/perf_collective.h"
+#include "driver/perf_data.h"
+
+namespace {
+
+using coll::perf::CallArgs;
+using coll::perf::Layout;
+using coll::perf::ValueContext;
+
+double BusFactor(int nranks) { return 2.0 * (nranks - 1) / nranks; }
+
+Layout MakeLayout(size_t elements, int, int, int) {
+  Layout layout;
+  layout.paramCount = layout.sendCount = layout.recvCount = layout.resultCount = elements;
+  return layout;
+}
+
+coll_status_t RunOurs(const CallArgs& a, coll_comm_t comm) {
+  return coll_allreduce(a.send, a.recv, a.count, a.type, a.op, comm);
+}
+
+int RunMpi(const CallArgs& a, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
+  const void* send = a.inPlace ? MPI_IN_PLACE : a.send;
+  return MPI_Allreduce(send, a.recv, static_cast<int>(a.count), type, op, comm);
+}
+
+double Input(const ValueContext& c, size_t i) {
+  return coll::perf::ReductionInput(c.op, c.rank, c.nranks, i);
+}
+
+double Expected(const ValueContext& c, size_t i) {
+  return coll::perf::ReductionResult(c.op, c.nranks, i);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const coll::perf::PerfCollective collective = {
+      "all_reduce", true, false, false, false, BusFactor, MakeLayout, RunOurs, RunMpi, Input,
+      Expected};
+  return coll::perf::RunPerf(argc, argv, collective);
+}

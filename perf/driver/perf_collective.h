@@ -1,0 +1,62 @@
+// What one *_perf binary measures: a table of plain functions describing a collective's
+// buffer layout, how to call it in libcollective and in MPI, and its exact expected result.
+// The shared driver (perf_driver.h) does everything else.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstddef>
+
+#include "collective.h"
+
+namespace coll::perf {
+
+// Element counts for one size, nccl-tests style. In place, one buffer of
+// max(sendCount, recvCount) elements holds both ends, at the given element offsets.
+struct Layout {
+  size_t paramCount = 0;   // the count argument given to both libraries
+  size_t sendCount = 0;    // elements in this rank's send buffer
+  size_t recvCount = 0;    // elements in this rank's receive buffer
+  size_t resultCount = 0;  // elements of recvCount this rank checks (0: no result here)
+  size_t sendInPlace = 0;  // in place: offset of the send pointer in the shared buffer
+  size_t recvInPlace = 0;  // in place: offset of the receive pointer
+};
+
+struct CallArgs {
+  const void* send = nullptr;
+  void* recv = nullptr;
+  size_t count = 0;
+  coll_dtype_t type = COLL_FLOAT32;
+  coll_op_t op = COLL_SUM;
+  int root = 0;
+  bool inPlace = false;
+};
+
+// Where the values come from: which op, which rank, which root.
+struct ValueContext {
+  coll_op_t op = COLL_SUM;
+  int rank = 0;
+  int nranks = 1;
+  int root = 0;
+  size_t paramCount = 0;
+};
+
+struct PerfCollective {
+  const char* name;  // "all_reduce"
+  bool usesOp;
+  bool usesRoot;
+  bool isBarrier;            // one row, no data
+  bool mpiInputInReceive;    // MPI reads the input from the receive buffer (MPI_Bcast)
+  double (*busFactor)(int nranks);  // busbw = algbw * busFactor (nccl-tests PERFORMANCE.md)
+  Layout (*layout)(size_t elements, int nranks, int rank, int root);
+  coll_status_t (*runOurs)(const CallArgs& args, coll_comm_t comm);
+  // MPI's equivalent; in place it gets our in-place pointers and maps them to MPI_IN_PLACE.
+  int (*runMpi)(const CallArgs& args, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
+  double (*input)(const ValueContext& context, size_t index);
+  double (*expected)(const ValueContext& context, size_t index);
+};
+
+// Runs the whole benchmark for one collective; the binary's main() returns this.
+int RunPerf(int argc, char** argv, const PerfCollective& collective);
+
+}  // namespace coll::perf
