@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -23,8 +24,20 @@ TcpSendLink::TcpSendLink(LinkSetup setup)
       peer_(setup.peer_rank),
       slot_bytes_(setup.config->chunk_bytes),
       nslots_(setup.config->nslots),
+      close_wait_ms_(std::min<int64_t>(setup.config->timeout_ms, 10000)),
       credits_(setup.config->nslots),
       describe_(Describe("to", setup.peer_rank, fd_.get())) {}
+
+TcpSendLink::~TcpSendLink() {
+  Deadline deadline = Deadline::In(close_wait_ms_);
+  bool ignored = false;
+  while (!closed_ && (credits_ < nslots_ || !queue_.empty()) && !deadline.expired()) {
+    if (!writeSome(&ignored).ok() || !readCredits(&ignored).ok()) break;
+    if (closed_ || (credits_ >= nslots_ && queue_.empty())) break;
+    pollfd p{fd_.get(), pollSpec().events, 0};
+    poll(&p, 1, deadline.remainingMs(100));
+  }
+}
 
 Status TcpSendLink::lost(const char* what, int err) {
   return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
@@ -122,19 +135,53 @@ Status TcpRecvLink::lost(const char* what, int err) {
                   err ? std::strerror(err) : "connection closed by the peer");
 }
 
-Status TcpRecvLink::readSome(bool* made_progress) {
-  while (!closed_ && arrived_ - released_ < static_cast<uint64_t>(nslots_)) {
-    char* dst;
-    size_t want;
+// Feeds `bytes` of stream into the current chunk (header, then payload into its slot).
+Status TcpRecvLink::absorb(const char* data, size_t bytes, size_t* used) {
+  *used = 0;
+  while (*used < bytes && arrived_ - released_ < static_cast<uint64_t>(nslots_)) {
     if (header_got_ < sizeof cur_) {
-      dst = reinterpret_cast<char*>(&cur_) + header_got_;
-      want = sizeof cur_ - header_got_;
+      size_t n = std::min(bytes - *used, sizeof cur_ - header_got_);
+      std::memcpy(reinterpret_cast<char*>(&cur_) + header_got_, data + *used, n);
+      header_got_ += n;
+      *used += n;
+      if (header_got_ == sizeof cur_ && (cur_.magic != kChunkMagic || cur_.bytes > slot_bytes_))
+        return Internal("rank %d sent a malformed chunk header (magic %08x, %u bytes for %zu-byte slots)", peer_,
+                        cur_.magic, cur_.bytes, slot_bytes_);
     } else {
-      dst = slotPtr(arrived_) + payload_got_;
-      want = cur_.bytes - payload_got_;
+      size_t n = std::min(bytes - *used, static_cast<size_t>(cur_.bytes) - payload_got_);
+      std::memcpy(slotPtr(arrived_) + payload_got_, data + *used, n);
+      payload_got_ += n;
+      *used += n;
     }
-    ssize_t r = want == 0 ? 0 : recv(fd_.get(), dst, want, 0);
-    if (want != 0 && r == 0) {
+    completeChunk();
+  }
+  return Status::OK();
+}
+
+void TcpRecvLink::completeChunk() {
+  if (header_got_ == sizeof cur_ && payload_got_ == cur_.bytes) {
+    headers_[arrived_ % nslots_] = cur_;
+    ++arrived_;
+    header_got_ = payload_got_ = 0;
+  }
+}
+
+// Headers (and the start of small payloads) are read through a small staging buffer, so a
+// small chunk costs one recv(2); the bulk of a large payload goes straight into its slot.
+Status TcpRecvLink::readSome(bool* made_progress) {
+  while (arrived_ - released_ < static_cast<uint64_t>(nslots_)) {
+    if (stage_pos_ < stage_len_) {
+      size_t used = 0;
+      COLL_RETURN_IF_ERROR(absorb(stage_ + stage_pos_, stage_len_ - stage_pos_, &used));
+      stage_pos_ += used;
+      continue;
+    }
+    if (closed_) return Status::OK();
+    const bool in_payload = header_got_ == sizeof cur_;
+    char* dst = in_payload ? slotPtr(arrived_) + payload_got_ : stage_;
+    size_t want = in_payload ? cur_.bytes - payload_got_ : sizeof stage_;
+    ssize_t r = recv(fd_.get(), dst, want, 0);
+    if (r == 0) {
       if (header_got_ != 0) return lost("receiving a chunk", 0);
       closed_ = true;
       return Status::OK();
@@ -144,18 +191,12 @@ Status TcpRecvLink::readSome(bool* made_progress) {
       return lost("receiving", errno);
     }
     *made_progress = true;
-    if (header_got_ < sizeof cur_) {
-      header_got_ += static_cast<size_t>(r);
-      if (header_got_ == sizeof cur_ && (cur_.magic != kChunkMagic || cur_.bytes > slot_bytes_))
-        return Internal("rank %d sent a malformed chunk header (magic %08x, %u bytes for %zu-byte slots)", peer_,
-                        cur_.magic, cur_.bytes, slot_bytes_);
-    } else {
+    if (in_payload) {
       payload_got_ += static_cast<size_t>(r);
-    }
-    if (header_got_ == sizeof cur_ && payload_got_ == cur_.bytes) {
-      headers_[arrived_ % nslots_] = cur_;
-      ++arrived_;
-      header_got_ = payload_got_ = 0;
+      completeChunk();
+    } else {
+      stage_pos_ = 0;
+      stage_len_ = static_cast<size_t>(r);
     }
   }
   return Status::OK();

@@ -24,6 +24,9 @@ constexpr uint32_t kChunkMagic = 0x434f4c44;  // "COLD"
 class TcpSendLink final : public SendLink {
  public:
   TcpSendLink(LinkSetup setup);
+  // Waits (bounded) for every slot to come back before closing: a socket closed with
+  // credits unread is reset, and the reset could cost the peer chunks it has not read yet.
+  ~TcpSendLink() override;
   size_t slotBytes() const override { return slot_bytes_; }
   int peer() const override { return peer_; }
   bool hasCredit() override {
@@ -34,9 +37,7 @@ class TcpSendLink final : public SendLink {
   Status postSlot(size_t bytes, const ChunkMeta& meta) override;
   Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) override;
   Status progress(bool* made_progress) override;
-  // Idle once every chunk is written and its slot returned: a socket closed with credits
-  // still unread would reset the connection and could cost the peer our last chunk.
-  bool idle() override { return queue_.empty() && (credits_ == nslots_ || closed_); }
+  bool idle() override { return queue_.empty(); }
   PollSpec pollSpec() override;
   std::string describe() const override { return describe_; }
 
@@ -55,6 +56,7 @@ class TcpSendLink final : public SendLink {
   int peer_;
   size_t slot_bytes_;
   int nslots_;
+  int64_t close_wait_ms_;
   int credits_;
   std::deque<Pending> queue_;
   uint32_t credit_buf_ = 0;
@@ -78,6 +80,8 @@ class TcpRecvLink final : public RecvLink {
 
  private:
   Status readSome(bool* made_progress);
+  Status absorb(const char* data, size_t bytes, size_t* used);
+  void completeChunk();
   Status flushCredits(bool* made_progress);
   Status lost(const char* what, int err);
   char* slotPtr(uint64_t index) { return slots_ + (index % nslots_) * slot_bytes_; }
@@ -91,6 +95,8 @@ class TcpRecvLink final : public RecvLink {
   uint64_t arrived_ = 0, handed_ = 0, released_ = 0;
   WireHeader cur_{};
   size_t header_got_ = 0, payload_got_ = 0;
+  char stage_[4096];
+  size_t stage_pos_ = 0, stage_len_ = 0;
   uint32_t credits_owed_ = 0;
   bool closed_ = false;            // read EOF from the sender
   bool credits_unwanted_ = false;  // the sender stopped reading credits (it has left)
