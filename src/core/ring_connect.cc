@@ -36,9 +36,12 @@ Status Pick(const Config& config, bool same_host, uint8_t common, int peer, Tran
     }
   }
   if (!has(forced))
-    return Unsupported("COLL_TRANSPORT=%s cannot connect to rank %d (%s host): not available on %s", 
-                       TransportKindName(forced), peer, same_host ? "same" : "another",
-                       (CapabilityMask(config, same_host) >> static_cast<int>(forced)) & 1 ? "that rank" : "this rank");
+    return Unsupported("COLL_TRANSPORT=%s cannot connect to rank %d (%s host): %s", TransportKindName(forced), peer,
+                       same_host ? "same" : "another",
+                       (CapabilityMask(config, same_host) >> static_cast<int>(forced)) & 1
+                           ? "that rank cannot use it (see its log)"
+                           : ("not available on this rank: " +
+                              TransportUnavailableReason(forced, config, same_host)).c_str());
   *out = forced;
   return Status::OK();
 }

@@ -22,6 +22,17 @@ bool TransportAvailable(TransportKind kind, const Config& config, bool same_host
   return false;
 }
 
+std::string TransportUnavailableReason(TransportKind kind, const Config& config, bool same_host) {
+  if (TransportAvailable(kind, config, same_host)) return "available";
+  switch (kind) {
+    case TransportKind::kShm:
+      return same_host ? "shared memory (shm_open in /dev/shm) does not work in this process"
+                       : "the peer is on another host";
+    case TransportKind::kIbverbs: return ibverbs::Unavailability().message();
+    default: return "unavailable";
+  }
+}
+
 Status MakeSendLink(TransportKind kind, LinkSetup setup, std::unique_ptr<SendLink>* out) {
   switch (kind) {
     case TransportKind::kTcp: return tcp::MakeSendLink(std::move(setup), out);

@@ -29,6 +29,8 @@ struct LinkSetup {
 // Whether this process can use the transport to reach a peer (same_host: the peer's host id
 // equals ours). Cheap; tcp is always available.
 bool TransportAvailable(TransportKind kind, const Config& config, bool same_host);
+// Why TransportAvailable is false, one clause for an error message.
+std::string TransportUnavailableReason(TransportKind kind, const Config& config, bool same_host);
 
 // Per-transport factories. A transport unavailable here returns COLL_ERR_UNSUPPORTED.
 Status MakeSendLink(TransportKind kind, LinkSetup setup, std::unique_ptr<SendLink>* out);
@@ -47,6 +49,7 @@ Status MakeRecvLink(LinkSetup setup, std::unique_ptr<RecvLink>* out);
 
 namespace ibverbs {
 bool Available(const Config& config);  // an HCA library loads and an active port exists
+Status Unavailability();                // why not (OK when available)
 Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out);
 Status MakeRecvLink(LinkSetup setup, std::unique_ptr<RecvLink>* out);
 }  // namespace ibverbs

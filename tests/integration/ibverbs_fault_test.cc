@@ -1,0 +1,281 @@
+// Faults on the ibverbs transport (softverbs), through the public API only: a remote access
+// error, RNR retries exhausted, a rank killed mid-allreduce, ibv_reg_mr failing and
+// RLIMIT_MEMLOCK too low at init. Every rank must come back with an error, never hang.
+// softverbs has no knob for remote-access or RNR faults, so those tests tamper with its
+// fabric tables (tests/softverbs/fabric.h) from the parent, as a broken HCA would.
+#include <fcntl.h>
+#include <infiniband/verbs.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "softverbs/fabric.h"
+#include "support/child_check.h"
+#include "support/shared_memory.h"
+#include "support/transport_test.h"
+
+namespace colltest {
+namespace {
+
+constexpr int kMaxRanks = 4;
+
+struct Board {
+  std::atomic<int> iterations[kMaxRanks];
+  std::atomic<int> finished[kMaxRanks];
+  int status[kMaxRanks];
+  int init_failed[kMaxRanks];
+  char message[kMaxRanks][1024];
+};
+
+void Record(Board& b, int rank, coll_status_t status, const char* message, bool at_init) {
+  b.status[rank] = status;
+  b.init_failed[rank] = at_init;
+  std::snprintf(b.message[rank], sizeof b.message[rank], "%s", message);
+  b.finished[rank] = 1;
+}
+
+// Initialises, allreduces until the first error (or 30 s), records it. Exit 0 either way:
+// the parent judges the board.
+int FaultRank(int rank, int nranks, Board& b, const std::function<void()>& before_init = nullptr) {
+  if (before_init) before_init();
+  coll_comm_t comm = nullptr;
+  coll_status_t st = coll_comm_init_env(&comm);
+  if (st != COLL_SUCCESS) {
+    Record(b, rank, st, coll_comm_last_error(nullptr), true);
+    return 0;
+  }
+  int size = 0;
+  CCHECK(coll_comm_size(comm, &size) == COLL_SUCCESS && size == nranks);
+  std::vector<float> buf(size_t{1} << 18, 1.0f);
+  timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  do {
+    st = coll_allreduce(buf.data(), buf.data(), buf.size(), COLL_FLOAT32, COLL_SUM, comm);
+    if (st == COLL_SUCCESS) ++b.iterations[rank];
+    clock_gettime(CLOCK_MONOTONIC, &now);
+  } while (st == COLL_SUCCESS && now.tv_sec - start.tv_sec < 30);
+  Record(b, rank, st, coll_comm_last_error(comm), false);
+  coll_comm_destroy(comm);
+  return 0;
+}
+
+std::string FabricName() {
+  static int n = 0;
+  return "coll-ibfault-" + std::to_string(getpid()) + "-" + std::to_string(++n);
+}
+
+RankOptions FaultOptions(int nranks, const std::string& fabric) {
+  RankOptions o;
+  o.nranks = nranks;
+  o.env = TransportEnv("ibverbs");
+  o.env.push_back({"COLL_TIMEOUT_MS", std::string("15000")});  // a hang shows up as TIMEOUT
+  o.env.push_back({"COLL_SOFTVERBS_FABRIC", fabric});
+  o.deadline = std::chrono::seconds(60);
+  return o;
+}
+
+bool AllIterating(Board& b, int nranks, int at_least) {
+  for (int r = 0; r < nranks; ++r)
+    if (b.iterations[r] < at_least) return false;
+  return true;
+}
+
+std::string Describe(const Board& b, int nranks) {
+  std::string s;
+  for (int r = 0; r < nranks; ++r)
+    s += "rank " + std::to_string(r) + ": " + StatusName(static_cast<coll_status_t>(b.status[r])) +
+         (b.init_failed[r] ? " at init" : "") + " \"" + b.message[r] + "\"\n";
+  return s;
+}
+
+// Every listed rank finished with an error that is not a timeout (a detected fault, not a
+// hang cut short); returns whether any message contains `needle`.
+bool ExpectCleanErrors(const Board& b, const std::vector<int>& ranks, const std::string& needle, int nranks) {
+  bool found = false;
+  for (int r : ranks) {
+    EXPECT_EQ(b.finished[r].load(), 1) << "rank " << r << " never finished\n" << Describe(b, nranks);
+    EXPECT_NE(b.status[r], COLL_SUCCESS) << Describe(b, nranks);
+    EXPECT_NE(b.status[r], COLL_ERR_TIMEOUT) << Describe(b, nranks);
+    found = found || std::strstr(b.message[r], needle.c_str()) != nullptr;
+  }
+  return found;
+}
+
+// The softverbs fabric file of a running job, mapped for tampering under its lock.
+class FabricTables {
+ public:
+  explicit FabricTables(const std::string& name) {
+    int fd = open(softverbs_path(name).c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return;
+    void* p = mmap(nullptr, sizeof(softverbs::FabricLayout), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p != MAP_FAILED) shm_ = static_cast<softverbs::FabricLayout*>(p);
+  }
+  ~FabricTables() {
+    if (shm_ != nullptr) munmap(shm_, sizeof(*shm_));
+  }
+  bool ok() const {
+    return shm_ != nullptr && shm_->header.magic == softverbs::kFabricMagic &&
+           shm_->header.version == softverbs::kFabricVersion;
+  }
+  // Runs fn on the tables with the fabric lock held; returns its count.
+  int Locked(const std::function<int(softverbs::FabricLayout&)>& fn) {
+    int rc = pthread_mutex_lock(&shm_->header.lock);
+    if (rc == EOWNERDEAD) pthread_mutex_consistent(&shm_->header.lock);
+    int n = fn(*shm_);
+    pthread_mutex_unlock(&shm_->header.lock);
+    return n;
+  }
+
+ private:
+  static std::string softverbs_path(const std::string& name) { return "/dev/shm/" + name; }
+  softverbs::FabricLayout* shm_ = nullptr;
+};
+
+// Takes remote write away from every memory region of `pid`: the next RDMA write into its
+// receive pool fails with IBV_WC_REM_ACCESS_ERR.
+int RevokeRemoteWrite(softverbs::FabricLayout& f, pid_t pid) {
+  int n = 0;
+  for (softverbs::MrEntry& mr : f.mrs)
+    if (mr.in_use && mr.pid == pid && (mr.access & IBV_ACCESS_REMOTE_WRITE)) {
+      mr.access &= ~static_cast<uint32_t>(IBV_ACCESS_REMOTE_WRITE);
+      ++n;
+    }
+  return n;
+}
+
+// Makes the posted receives of `pid`'s write-target QPs vanish (retired, so its later posts
+// still fit): an arriving write-with-immediate then meets no receive (RNR).
+int DropReceives(softverbs::FabricLayout& f, pid_t pid) {
+  int n = 0;
+  for (softverbs::QpEntry& qp : f.qps) {
+    if (!qp.in_use || qp.pid != pid || !(qp.access_flags & IBV_ACCESS_REMOTE_WRITE)) continue;
+    uint64_t pending = qp.rq_posted - qp.rq_consumed;
+    softverbs::AtomicStore(&qp.rq_retired, qp.rq_retired + pending);
+    qp.rq_consumed = qp.rq_posted;
+    n += static_cast<int>(pending);
+  }
+  return n;
+}
+
+class IbverbsFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override { COLL_REQUIRE_TRANSPORT("ibverbs"); }
+};
+
+TEST_F(IbverbsFaultTest, RemoteAccessErrorFailsEveryRank) {
+  const int n = 3;
+  SharedArray<Board> board(1);
+  std::string fabric = FabricName();
+  ProcessGroup group(std::chrono::seconds(60));
+  StartRanks(group, FaultOptions(n, fabric), [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  ASSERT_TRUE(WaitUntil([&] { return AllIterating(board[0], n, 2); }, std::chrono::seconds(30)));
+  FabricTables tables(fabric);
+  ASSERT_TRUE(tables.ok()) << "cannot map the softverbs fabric " << fabric;
+  EXPECT_GT(tables.Locked([&](softverbs::FabricLayout& f) { return RevokeRemoteWrite(f, group.pid(1)); }), 0);
+  GroupResult result = group.Wait();
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  EXPECT_TRUE(ExpectCleanErrors(board[0], {0, 1, 2}, "IBV_WC_REM_ACCESS_ERR", n)) << Describe(board[0], n);
+  // The writer names the status, the QP and the peer.
+  bool named = false;
+  for (int r = 0; r < n; ++r) {
+    std::string m = board[0].message[r];
+    named = named || (m.find("IBV_WC_REM_ACCESS_ERR") != std::string::npos && m.find("QP 0x") != std::string::npos &&
+                      m.find("rank 1") != std::string::npos);
+  }
+  EXPECT_TRUE(named) << Describe(board[0], n);
+}
+
+TEST_F(IbverbsFaultTest, RnrRetriesExhaustedFailsEveryRank) {
+  const int n = 3;
+  SharedArray<Board> board(1);
+  std::string fabric = FabricName();
+  RankOptions options = FaultOptions(n, fabric);
+  options.env.push_back({"COLL_IB_RNR_RETRY", std::string("0")});
+  ProcessGroup group(std::chrono::seconds(60));
+  StartRanks(group, options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  ASSERT_TRUE(WaitUntil([&] { return AllIterating(board[0], n, 2); }, std::chrono::seconds(30)));
+  FabricTables tables(fabric);
+  ASSERT_TRUE(tables.ok()) << "cannot map the softverbs fabric " << fabric;
+  // Receives are reposted as chunks are consumed: keep dropping them until someone fails.
+  WaitUntil([&] {
+    tables.Locked([&](softverbs::FabricLayout& f) { return DropReceives(f, group.pid(1)); });
+    return board[0].finished[0] || board[0].finished[1] || board[0].finished[2];
+  }, std::chrono::seconds(20));
+  GroupResult result = group.Wait();
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  EXPECT_TRUE(ExpectCleanErrors(board[0], {0, 1, 2}, "IBV_WC_RNR_RETRY_EXC_ERR", n)) << Describe(board[0], n);
+}
+
+TEST_F(IbverbsFaultTest, RankKilledMidAllreduceFailsTheOthers) {
+  const int n = 4;
+  SharedArray<Board> board(1);
+  ProcessGroup group(std::chrono::seconds(60));
+  StartRanks(group, FaultOptions(n, FabricName()),
+             [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  ASSERT_TRUE(WaitUntil([&] { return AllIterating(board[0], n, 2); }, std::chrono::seconds(30)));
+  group.Kill(2);
+  GroupResult result = group.Wait();
+  EXPECT_EQ(result.procs[2].term_signal, SIGKILL) << result.Describe();
+  EXPECT_TRUE(result.procs[0].Succeeded() && result.procs[1].Succeeded() && result.procs[3].Succeeded())
+      << result.Describe();
+  EXPECT_TRUE(ExpectCleanErrors(board[0], {0, 1, 3}, "rank 2", n)) << Describe(board[0], n);
+  for (int r : {1, 3})  // the neighbours see the loss themselves
+    EXPECT_EQ(board[0].status[r], COLL_ERR_PEER_LOST) << Describe(board[0], n);
+}
+
+TEST_F(IbverbsFaultTest, RegMrEnomemAtInitFailsEveryRank) {
+  const int n = 4;
+  SharedArray<Board> board(1);
+  RankOptions options = FaultOptions(n, FabricName());
+  options.rank_env = [](int rank) {
+    return rank == 1 ? EnvList{{"SOFTVERBS_FAULT_REG_MR_ENOMEM", std::string("1")}} : EnvList{};
+  };
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  ExpectCleanErrors(board[0], {0, 1, 2, 3}, "", n);
+  EXPECT_TRUE(board[0].init_failed[1]) << Describe(board[0], n);
+  EXPECT_EQ(board[0].status[1], COLL_ERR_SYSTEM) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "ibv_reg_mr"), nullptr) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "Cannot allocate memory"), nullptr) << Describe(board[0], n);
+}
+
+// Drops CAP_IPC_LOCK (which overrides RLIMIT_MEMLOCK) and sets the limit to 64 KiB.
+void LowerMemlock() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) == 0) {
+    data[0].effective &= ~(1u << CAP_IPC_LOCK);
+    data[0].permitted &= ~(1u << CAP_IPC_LOCK);
+    syscall(SYS_capset, &header, data);
+  }
+  rlimit lim{65536, 65536};
+  setrlimit(RLIMIT_MEMLOCK, &lim);
+}
+
+TEST_F(IbverbsFaultTest, MemlockTooLowIsAClearErrorAtInit) {
+  const int n = 2;
+  SharedArray<Board> board(1);
+  GroupResult result = RunRanks(FaultOptions(n, FabricName()), [&](int rank, int nranks) {
+    return FaultRank(rank, nranks, board[0], LowerMemlock);
+  });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  ExpectCleanErrors(board[0], {0, 1}, "", n);
+  for (int r = 0; r < n; ++r) {
+    EXPECT_TRUE(board[0].init_failed[r]) << Describe(board[0], n);
+    EXPECT_NE(std::strstr(board[0].message[r], "RLIMIT_MEMLOCK"), nullptr) << Describe(board[0], n);
+  }
+}
+
+}  // namespace
+}  // namespace colltest

@@ -1,0 +1,273 @@
+// An ibverbs SendLink/RecvLink pair over softverbs in two forked processes, with a
+// socketpair as the LinkSetup socket: data and metadata arrive intact through both the
+// fused slot() path and postCopy, credits wrap many times, and a peer that dies or
+// disagrees on geometry is a clean error on the survivor.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "bootstrap/socket.h"
+#include "support/child_check.h"
+#include "support/process_group.h"
+#include "support/ranks.h"
+#include "transport/transport.h"
+
+namespace coll {
+namespace {
+
+constexpr int kSender = 0, kReceiver = 1;
+
+// Drives one link until `done` holds, like the engine: spin, then sleep on pollSpec().
+template <typename Link>
+Status Drive(Link* link, const std::function<bool()>& done, int timeout_ms = 20000) {
+  Deadline deadline = Deadline::In(timeout_ms);
+  for (int idle = 0; !done();) {
+    bool progressed = false;
+    COLL_RETURN_IF_ERROR(link->progress(&progressed));
+    if (done()) break;
+    if (deadline.expired()) return Timeout("link test: no progress on %s", link->describe().c_str());
+    if (progressed || ++idle < 64) continue;
+    idle = 0;
+    PollSpec spec = link->pollSpec();
+    if (spec.fd >= 0) {
+      pollfd p{spec.fd, spec.events, 0};
+      ::poll(&p, 1, 10);
+    }
+  }
+  return Status::OK();
+}
+
+uint8_t Pattern(uint64_t chunk, size_t i) { return static_cast<uint8_t>(chunk * 31 + i * 7 + 1); }
+size_t ChunkSize(uint64_t chunk, size_t slot) { return chunk % 5 == 4 ? 0 : (chunk * 977) % (slot + 1); }
+
+struct PairOptions {
+  int nchunks = 200;
+  int sender_pause_ms = 0;       // sleep before each chunk (the receiver must sleep too)
+  bool sleepy_receiver = false;  // wait in poll(2) on pollSpec() only, 5 s at a time
+  Config sender, receiver;
+  int sender_dies_after = -1;    // SIGKILL itself after posting this many chunks
+  int receiver_dies_after = -1;  // SIGKILL itself after consuming this many chunks
+};
+
+LinkSetup SetupFor(int self, int fd, const Config* config) {
+  LinkSetup s;
+  s.self_rank = self;
+  s.peer_rank = 1 - self;
+  s.config = config;
+  s.socket = Fd(fd);
+  s.deadline = Deadline::In(20000);
+  s.peer_host = "this-host";
+  return s;
+}
+
+int RunSender(int fd, const PairOptions& o, Status* result) {
+  std::unique_ptr<SendLink> link;
+  *result = ibverbs::MakeSendLink(SetupFor(kSender, fd, &o.sender), &link);
+  if (!result->ok()) return 0;
+  std::vector<uint8_t> src(o.sender.chunk_bytes);
+  for (int c = 0; c < o.nchunks; ++c) {
+    if (c == o.sender_dies_after) raise(SIGKILL);
+    if (o.sender_pause_ms > 0) usleep(static_cast<useconds_t>(o.sender_pause_ms) * 1000);
+    *result = Drive(link.get(), [&] { return link->hasCredit(); });
+    if (!result->ok()) return 0;
+    size_t n = ChunkSize(c, o.sender.chunk_bytes);
+    ChunkMeta meta;
+    meta.words[0] = static_cast<uint64_t>(c);
+    meta.words[3] = n ^ 0xabcdef;
+    uint8_t* dst = c % 2 ? static_cast<uint8_t*>(link->slot()) : src.data();
+    CCHECK(dst != nullptr);
+    for (size_t i = 0; i < n; ++i) dst[i] = Pattern(c, i);
+    *result = c % 2 ? link->postSlot(n, meta) : link->postCopy(src.data(), n, meta);
+    if (!result->ok()) return 0;
+  }
+  *result = Drive(link.get(), [&] { return link->idle(); });
+  return 0;
+}
+
+int CheckChunk(const RecvChunk& chunk, int c, size_t slot) {
+  size_t n = ChunkSize(c, slot);
+  CCHECK_EQ(chunk.bytes, n) << "chunk " << c;
+  CCHECK_EQ(chunk.meta.words[0], static_cast<uint64_t>(c));
+  CCHECK_EQ(chunk.meta.words[3], n ^ 0xabcdef);
+  const uint8_t* p = static_cast<const uint8_t*>(chunk.data);
+  for (size_t i = 0; i < n; ++i) CCHECK(p[i] == Pattern(c, i)) << "chunk " << c << " byte " << i;
+  return 0;
+}
+
+// Waits for the next chunk by sleeping on pollSpec() alone: a completion (or the peer's
+// EOF) must wake the poll long before its 5 s timeout.
+int SleepUntilChunk(RecvLink* link, RecvChunk* chunk, Status* result) {
+  for (;;) {
+    bool ready = false;
+    *result = link->tryRecv(chunk, &ready);
+    if (ready || !result->ok()) return 0;
+    PollSpec spec = link->pollSpec();
+    if (spec.fd < 0) continue;  // completions slipped in while arming
+    int64_t start = NowMicros();
+    pollfd p{spec.fd, spec.events, 0};
+    CCHECK(::poll(&p, 1, 5000) == 1) << "the completion channel never woke the poll";
+    CCHECK(NowMicros() - start < 2000000) << "woken only after " << (NowMicros() - start) << " us";
+  }
+}
+
+int RunReceiver(int fd, const PairOptions& o, Status* result) {
+  std::unique_ptr<RecvLink> link;
+  *result = ibverbs::MakeRecvLink(SetupFor(kReceiver, fd, &o.receiver), &link);
+  if (result->ok()) *result = link->finishSetup(Deadline::In(20000));
+  if (!result->ok()) return 0;
+  for (int c = 0; c < o.nchunks; ++c) {
+    if (c == o.receiver_dies_after) raise(SIGKILL);
+    RecvChunk chunk;
+    bool ready = false;
+    Status st;
+    if (o.sleepy_receiver) {
+      if (int rc = SleepUntilChunk(link.get(), &chunk, result)) return rc;
+      if (!result->ok()) return 0;
+      ready = true;
+    }
+    *result = Drive(link.get(), [&] {
+      if (ready || !st.ok()) return true;
+      st = link->tryRecv(&chunk, &ready);
+      return ready || !st.ok();
+    });
+    if (result->ok()) *result = st;
+    if (!result->ok()) return 0;
+    if (int rc = CheckChunk(chunk, c, o.receiver.chunk_bytes)) return rc;
+    *result = link->release();
+    if (!result->ok()) return 0;
+  }
+  return 0;
+}
+
+// Expectation on one end's final status; "" means OK.
+using Expect = std::function<int(const Status&)>;
+
+int Ok(const Status& st) {
+  CCHECK(st.ok()) << st.message();
+  return 0;
+}
+
+void RunPair(const PairOptions& o, Expect sender, Expect receiver, bool sender_killed = false,
+             bool receiver_killed = false, colltest::EnvList env = {}) {
+  if (colltest::SoftverbsLibrary().empty()) GTEST_SKIP() << "softverbs is not built";
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+  env.push_back({"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()});
+  colltest::ProcessGroup group(std::chrono::seconds(40));
+  group.Spawn("sender", env, [&] {
+    close(fds[1]);
+    Status st;
+    if (int rc = RunSender(fds[0], o, &st)) return rc;
+    return sender(st);
+  });
+  group.Spawn("receiver", env, [&] {
+    close(fds[0]);
+    Status st;
+    if (int rc = RunReceiver(fds[1], o, &st)) return rc;
+    return receiver(st);
+  });
+  close(fds[0]);
+  close(fds[1]);
+  colltest::GroupResult r = group.Wait();
+  ASSERT_EQ(r.procs.size(), 2u);
+  EXPECT_FALSE(r.timed_out) << r.Describe();
+  EXPECT_TRUE(sender_killed ? r.procs[0].term_signal == SIGKILL : r.procs[0].Succeeded()) << r.Describe();
+  EXPECT_TRUE(receiver_killed ? r.procs[1].term_signal == SIGKILL : r.procs[1].Succeeded()) << r.Describe();
+}
+
+Config SmallSlots(int nslots, size_t bytes) {
+  Config c;
+  c.nslots = nslots;
+  c.chunk_bytes = bytes;
+  return c;
+}
+
+TEST(IbverbsLinkTest, ChunksArriveIntactThroughSlotAndCopy) {
+  PairOptions o;
+  o.nchunks = 64;
+  RunPair(o, Ok, Ok);
+}
+
+TEST(IbverbsLinkTest, CreditsWrapWithTwoSmallSlots) {
+  PairOptions o;
+  o.nchunks = 3000;
+  o.sender = o.receiver = SmallSlots(2, 4096);
+  RunPair(o, Ok, Ok);
+}
+
+TEST(IbverbsLinkTest, ManySlotsInFlight) {
+  PairOptions o;
+  o.nchunks = 2000;
+  o.sender = o.receiver = SmallSlots(64, 8192);
+  RunPair(o, Ok, Ok);
+}
+
+int PeerLostNaming(const Status& st, const char* who) {
+  CCHECK(st.code() == COLL_ERR_PEER_LOST) << st.message();
+  CCHECK(st.message().find(who) != std::string::npos) << st.message();
+  return 0;
+}
+
+TEST(IbverbsLinkTest, GlobalRoutingHeaderWithGidIndex) {
+  PairOptions o;
+  o.nchunks = 100;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  RunPair(o, Ok, Ok, false, false, {{"COLL_IB_GID_INDEX", std::string("1")}});
+}
+
+TEST(IbverbsLinkTest, CompletionChannelWakesASleepingReceiver) {
+  PairOptions o;
+  o.nchunks = 4;
+  o.sender_pause_ms = 300;
+  o.sleepy_receiver = true;
+  RunPair(o, Ok, Ok);
+}
+
+TEST(IbverbsLinkTest, PeerExitWakesASleepingReceiver) {
+  PairOptions o;
+  o.nchunks = 4;
+  o.sender_pause_ms = 300;
+  o.sender_dies_after = 2;
+  o.sleepy_receiver = true;
+  RunPair(o, Ok, [](const Status& st) { return PeerLostNaming(st, "rank 0"); }, true, false);
+}
+
+TEST(IbverbsLinkTest, SenderKilledIsPeerLostAtTheReceiver) {
+  PairOptions o;
+  o.nchunks = 50;
+  o.sender_dies_after = 10;
+  RunPair(o, Ok, [](const Status& st) { return PeerLostNaming(st, "rank 0"); }, true, false);
+}
+
+TEST(IbverbsLinkTest, ReceiverKilledIsPeerLostAtTheSender) {
+  PairOptions o;
+  o.nchunks = 50;
+  o.receiver_dies_after = 3;
+  RunPair(o, [](const Status& st) { return PeerLostNaming(st, "rank 1"); }, Ok, false, true);
+}
+
+TEST(IbverbsLinkTest, GeometryMismatchIsAnErrorOnBothEnds) {
+  PairOptions o;
+  o.sender = SmallSlots(4, 8192);
+  o.receiver = SmallSlots(2, 8192);
+  RunPair(
+      o,
+      [](const Status& st) {
+        CCHECK(st.code() == COLL_ERR_MISMATCH && st.message().find("COLL_NSLOTS") != std::string::npos)
+            << st.message();
+        return 0;
+      },
+      [](const Status& st) {
+        CCHECK(!st.ok());
+        return 0;
+      });
+}
+
+}  // namespace
+}  // namespace coll
