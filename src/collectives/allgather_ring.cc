@@ -17,7 +17,7 @@ Status RingAllgather(Communicator& comm, const void* sendbuf, void* recvbuf, Col
   char* mine = block(p);
   if (mine != sendbuf && bb > 0) std::memcpy(mine, sendbuf, bb);
 
-  Schedule s;
+  Schedule& s = ReusableSchedule();
   for (int u = 0; u < n - 1; ++u) {
     SendStep send;
     send.src = u == 0 ? static_cast<const char*>(sendbuf) : block(p - u);

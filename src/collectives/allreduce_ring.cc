@@ -17,7 +17,7 @@ Status RingAllreduce(Communicator& comm, const void* sendbuf, void* recvbuf, Col
   auto off = [&](int seg) { return SegmentOffset(desc.count, n, seg) * es; };
   auto len = [&](int seg) { return SegmentCount(desc.count, n, seg) * es; };
 
-  Schedule s;
+  Schedule& s = ReusableSchedule();
   const int steps = 2 * (n - 1);
   for (int t = 0; t < steps; ++t) {
     int send_seg = t < n - 1 ? Mod(p - t, n) : Mod(p + 1 - (t - (n - 1)), n);

@@ -12,7 +12,7 @@ Status ChainBroadcast(Communicator& comm, const void* sendbuf, void* recvbuf, Co
   const int n = comm.nranks();
   const int q = Mod(comm.ringPos() - comm.ringPosOf(desc.root), n);
   const size_t bytes = desc.count * DtypeSize(desc.dtype);
-  Schedule s;
+  Schedule& s = ReusableSchedule();
   if (q == 0) {
     if (recvbuf != sendbuf && bytes > 0) std::memcpy(recvbuf, sendbuf, bytes);
     s.sends.push_back(SendStep{static_cast<const char*>(sendbuf), bytes, -1});

@@ -62,7 +62,7 @@ class Engine {
   Status pumpSends(bool* progressed);
   Status processChunk(const RecvChunk& chunk, bool* fused);
   Status checkMeta(const ChunkMeta& got) const;
-  Status wait(int idle);
+  Status wait(int round);
   Status timeoutError() const;
 
   Communicator& comm_;
@@ -190,7 +190,7 @@ Status Engine::timeoutError() const {
 // link without one (shm) is polled by spinning, then yielding the core (ranks may share
 // cores), then sleeping with a backoff capped at 50 us. The wake eventfd ends any sleep
 // when the communicator fails or is aborted.
-Status Engine::wait(int idle) {
+Status Engine::wait(int round) {
   pollfd fds[3];
   int n = 0;
   bool spin = false;
@@ -202,14 +202,14 @@ Status Engine::wait(int idle) {
     fds[n++] = pollfd{p.fd, p.events, 0};
   }
   fds[n++] = pollfd{comm_.wakeFd(), POLLIN, 0};
-  if (spin && idle < 256) {
+  if (spin && round < 256) {
     sched_yield();
     return Status::OK();
   }
   int rc = poll(fds, static_cast<nfds_t>(n), spin ? 0 : 100);
   if (rc < 0 && errno != EINTR) return ErrnoError(errno, "poll");
   if (spin && rc == 0) {
-    int shift = std::min(idle - 256, 6);
+    int shift = std::min(round - 256, 6);
     std::this_thread::sleep_for(std::chrono::microseconds(std::min(1 << (shift < 0 ? 0 : shift), 50)));
   }
   return Status::OK();
@@ -218,8 +218,12 @@ Status Engine::wait(int idle) {
 Status Engine::run() {
   skipEmpty(&send_, s_.sends.size(), true);
   skipEmpty(&recv_, s_.recvs.size(), false);
+  // Without progress the engine first spins a few rounds, then spins yielding the core
+  // until COLL_SPIN_US have passed, then sleeps (wait). The deadline runs from the start of each
+  // stretch without progress.
   Deadline deadline = Deadline::In(comm_.config().timeout_ms);
-  int idle = 0;
+  int idle = 0, rounds = 0;
+  int64_t idle_since = 0;
   for (;;) {
     if (comm_.failed()) return comm_.failure();
     bool progressed = false;
@@ -229,13 +233,22 @@ Status Engine::run() {
     COLL_RETURN_IF_ERROR(pumpSends(&progressed));
     if (send_.step >= s_.sends.size() && recv_.step >= s_.recvs.size() && comm_.right()->idle()) return Status::OK();
     if (progressed) {
-      idle = 0;
+      idle = rounds = 0;
+      continue;
+    }
+    if (++idle < 16) continue;
+    const int64_t now = NowMicros();
+    if (idle == 16) {
+      idle_since = now;
       deadline = Deadline::In(comm_.config().timeout_ms);
       continue;
     }
+    if (now - idle_since < comm_.config().spin_us) {
+      sched_yield();  // ranks may share cores: let a runnable one have this core
+      continue;
+    }
     if (deadline.expired()) return timeoutError();
-    if (++idle < 64) continue;
-    COLL_RETURN_IF_ERROR(wait(idle));
+    COLL_RETURN_IF_ERROR(wait(rounds++));
   }
 }
 
@@ -259,6 +272,13 @@ std::string DescribeCall(const CollDesc& d) {
     s += StrFormat(", %s", OpName(d.op));
   if (d.kind == CollKind::kBroadcast || d.kind == CollKind::kReduce) s += StrFormat(", root=%d", d.root);
   return s + ")";
+}
+
+Schedule& ReusableSchedule() {
+  thread_local Schedule schedule;
+  schedule.sends.clear();
+  schedule.recvs.clear();
+  return schedule;
 }
 
 Status RunSchedule(Communicator& comm, const Schedule& schedule, const CollDesc& desc) {

@@ -11,6 +11,10 @@ namespace coll {
 
 Status RunSchedule(Communicator& comm, const Schedule& schedule, const CollDesc& desc);
 
+// An empty Schedule whose vectors keep their capacity between calls on this thread, so the
+// latency path allocates nothing. Valid until the next call on this thread.
+Schedule& ReusableSchedule();
+
 // "allreduce(count=1000, float32, sum)" — for messages.
 std::string DescribeCall(const CollDesc& desc);
 

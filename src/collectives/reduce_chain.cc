@@ -13,7 +13,7 @@ Status ChainReduce(Communicator& comm, const void* sendbuf, void* recvbuf, CollD
   const int q = Mod(comm.ringPos() - comm.ringPosOf(desc.root) - 1, n);
   const size_t bytes = desc.count * DtypeSize(desc.dtype);
   const char* in = static_cast<const char*>(sendbuf);
-  Schedule s;
+  Schedule& s = ReusableSchedule();
   if (q == 0) {
     s.sends.push_back(SendStep{in, bytes, -1});
   } else {

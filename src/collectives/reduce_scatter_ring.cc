@@ -14,7 +14,7 @@ Status RingReduceScatter(Communicator& comm, const void* sendbuf, void* recvbuf,
   char* partial = comm.scratch(bb * static_cast<size_t>(n));
   auto blockOff = [&](int seg) { return static_cast<size_t>(comm.ring()[Mod(seg - 1, n)]) * bb; };
 
-  Schedule s;
+  Schedule& s = ReusableSchedule();
   for (int t = 0; t < n - 1; ++t) {
     int send_seg = Mod(p - t, n);
     SendStep send;

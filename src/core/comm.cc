@@ -34,8 +34,8 @@ Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked,
 }
 
 Communicator::~Communicator() {
+  left_.reset();   // first: returns its deferred credits, which the right_ of our left waits for
   right_.reset();
-  left_.reset();
   bootstrap_.reset();  // says goodbye, stops the watchdog before `this` goes away
   std::free(scratch_);
 }

@@ -85,6 +85,8 @@ class RecvLink {
   virtual Status release() = 0;
 
   virtual Status progress(bool* made_progress) = 0;
+  // Called when the caller is about to sleep: the end first pushes out anything it deferred
+  // (credits returned in batches), so a sender never waits on a sleeping receiver.
   virtual PollSpec pollSpec() = 0;
   virtual std::string describe() const = 0;
 };

@@ -34,7 +34,7 @@ TcpSendLink::~TcpSendLink() {
   while (!closed_ && (credits_ < nslots_ || !queue_.empty()) && !deadline.expired()) {
     if (!writeSome(&ignored).ok() || !readCredits(&ignored).ok()) break;
     if (closed_ || (credits_ >= nslots_ && queue_.empty())) break;
-    pollfd p{fd_.get(), pollSpec().events, 0};
+    pollfd p{fd_.get(), static_cast<short>(POLLIN | (queue_.empty() ? 0 : POLLOUT)), 0};
     poll(&p, 1, deadline.remainingMs(100));
   }
 }
@@ -108,14 +108,16 @@ Status TcpSendLink::readCredits(bool* made_progress) {
 
 Status TcpSendLink::progress(bool* made_progress) {
   COLL_RETURN_IF_ERROR(writeSome(made_progress));
-  COLL_RETURN_IF_ERROR(readCredits(made_progress));
+  // Credits are read only when one is wanted: a spinning sender makes no syscall for them.
+  if (want_credit_) COLL_RETURN_IF_ERROR(readCredits(made_progress));
   if (closed_ && (!queue_.empty() || (want_credit_ && credits_ <= 0))) return lost("sending", 0);
   return Status::OK();
 }
 
 PollSpec TcpSendLink::pollSpec() {
-  if (closed_ && queue_.empty()) return PollSpec{};  // nothing left to wait for
-  return PollSpec{fd_.get(), static_cast<short>((closed_ ? 0 : POLLIN) | (queue_.empty() ? 0 : POLLOUT))};
+  short events = static_cast<short>((want_credit_ && !closed_ ? POLLIN : 0) | (queue_.empty() ? 0 : POLLOUT));
+  if (events == 0) return PollSpec{};  // nothing to wait for on this end
+  return PollSpec{fd_.get(), events};
 }
 
 TcpRecvLink::TcpRecvLink(LinkSetup setup)
@@ -128,7 +130,11 @@ TcpRecvLink::TcpRecvLink(LinkSetup setup)
   slots_ = static_cast<char*>(std::aligned_alloc(4096, slot_bytes_ * static_cast<size_t>(nslots_)));
 }
 
-TcpRecvLink::~TcpRecvLink() { std::free(slots_); }
+TcpRecvLink::~TcpRecvLink() {
+  bool ignored = false;
+  flushCredits(&ignored);  // the sender waits for every slot before it closes
+  std::free(slots_);
+}
 
 Status TcpRecvLink::lost(const char* what, int err) {
   return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
@@ -225,6 +231,9 @@ Status TcpRecvLink::release() {
   if (released_ == handed_) return Internal("tcp link from rank %d: release without a held chunk", peer_);
   ++released_;
   ++credits_owed_;
+  // Credits go back in batches, and before this end sleeps (pollSpec): a small collective
+  // then costs no credit message of its own, yet a sender waiting for one is never starved.
+  if (credits_owed_ < static_cast<uint32_t>(std::max(1, nslots_ / 2))) return Status::OK();
   bool ignored = false;
   return flushCredits(&ignored);
 }
@@ -251,11 +260,13 @@ Status TcpRecvLink::flushCredits(bool* made_progress) {
 }
 
 Status TcpRecvLink::progress(bool* made_progress) {
-  COLL_RETURN_IF_ERROR(flushCredits(made_progress));
-  return readSome(made_progress);
+  // Reading happens in tryRecv, which the engine calls right after this.
+  return flushCredits(made_progress);
 }
 
 PollSpec TcpRecvLink::pollSpec() {
+  bool ignored = false;
+  if (!flushCredits(&ignored).ok()) return PollSpec{fd_.get(), POLLIN | POLLOUT};  // let progress report it
   if (closed_) return PollSpec{};
   return PollSpec{fd_.get(), static_cast<short>(POLLIN | (credits_owed_ ? POLLOUT : 0))};
 }
