@@ -9,6 +9,7 @@
 #include "bootstrap/handshake.h"
 #include "core/log.h"
 #include "topology/hosts.h"
+#include "topology/topology.h"
 
 namespace coll {
 
@@ -96,6 +97,22 @@ void Communicator::logSetup() const {
   }
   COLL_INFO(rank_, "%s", topo::DescribeRing(ring_, links).c_str());
   if (left_) COLL_INFO(rank_, "links: send %s; receive %s", right_->describe().c_str(), left_->describe().c_str());
+  // Where this rank's work would best run: the NIC nearest its cores and those cores.
+  // Collectives run on the caller's thread, which libcollective never rebinds.
+  std::unique_ptr<topo::Topology> topology;
+  topo::Placement placement;
+  Status st = topo::Topology::Load(&topology);
+  if (st.ok()) st = topology->plan(std::nullopt, &placement);
+  if (st.ok()) {
+    std::string text = topology->describe() + "\n" + placement.describe();
+    for (size_t pos = 0; pos < text.size();) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      COLL_INFO(rank_, "topology: %s", text.substr(pos, end - pos).c_str());
+      pos = end + 1;
+    }
+  } else
+    COLL_INFO(rank_, "topology unavailable: %s", st.message().c_str());
 }
 
 }  // namespace coll
