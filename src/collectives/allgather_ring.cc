@@ -5,6 +5,7 @@
 
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
+#include "collectives/stream_copy.h"
 #include "core/dtype.h"
 
 namespace coll {
@@ -15,7 +16,7 @@ Status RingAllgather(Communicator& comm, const void* sendbuf, void* recvbuf, Col
   char* out = static_cast<char*>(recvbuf);
   auto block = [&](int pos) { return out + static_cast<size_t>(comm.ring()[Mod(pos, n)]) * bb; };
   char* mine = block(p);
-  if (mine != sendbuf && bb > 0) std::memcpy(mine, sendbuf, bb);
+  if (mine != sendbuf && bb > 0) StreamCopy(mine, sendbuf, bb);
 
   Schedule& s = ReusableSchedule();
   for (int u = 0; u < n - 1; ++u) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "collectives/reduce/reduce.h"
+#include "collectives/stream_copy.h"
 #include "core/dtype.h"
 #include "core/log.h"
 
@@ -124,7 +125,11 @@ Status Engine::processChunk(const RecvChunk& chunk, bool* fused) {
            right->slot() != nullptr;
   if (*fused) out = static_cast<char*>(right->slot());
   switch (r.action) {
-    case RecvAction::kCopy: std::memcpy(out, chunk.data, len); break;
+    case RecvAction::kCopy:
+      // A final copy (nothing forwards it) streams past the cache.
+      if (r.forwarded_by < 0 && !*fused) StreamCopy(out, chunk.data, len);
+      else std::memcpy(out, chunk.data, len);
+      break;
     case RecvAction::kReduce: ReduceInto(out, r.local + off, chunk.data, n, d_.dtype, d_.op); break;
     case RecvAction::kReduceFinal:
       ReduceFinal(out, r.local + off, chunk.data, n, d_.dtype, d_.op, comm_.nranks());
