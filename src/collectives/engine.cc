@@ -290,6 +290,11 @@ Status RunSchedule(Communicator& comm, const Schedule& schedule, const CollDesc&
   if (comm.nranks() == 1) return Status::OK();
   Engine engine(comm, schedule, desc);
   Status st = engine.run();
+  if (!st.ok() && st.isConsequence()) {
+    // A symptom: give the rank that saw the cause up to a second to report it to everyone.
+    Deadline grace = Deadline::In(std::min<int64_t>(1000, comm.config().timeout_ms));
+    while (!comm.failed() && !grace.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (!st.ok() && !comm.failed()) comm.fail(st, true);
   if (!st.ok() && comm.failed()) return comm.failure();
   return st;

@@ -30,7 +30,9 @@ const std::string& Status::message() const {
 
 Status Status::withContext(const std::string& prefix) const {
   if (ok()) return *this;
-  return Status(code_, prefix + message());
+  Status s(code_, prefix + message());
+  s.consequence_ = consequence_;
+  return s;
 }
 
 std::string StrFormat(const char* fmt, ...) {

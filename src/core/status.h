@@ -26,9 +26,19 @@ class Status {
   // Prefixes the sentence with context ("allreduce: ") keeping the code.
   Status withContext(const std::string& prefix) const;
 
+  // A consequence is a symptom of an error that happened elsewhere first (a flushed work
+  // request after the QP went to error): callers give the cause a moment to be reported.
+  Status asConsequence() const {
+    Status s = *this;
+    s.consequence_ = true;
+    return s;
+  }
+  bool isConsequence() const { return consequence_; }
+
  private:
   coll_status_t code_ = COLL_SUCCESS;
   std::shared_ptr<const std::string> message_;
+  bool consequence_ = false;
 };
 
 // printf-style helpers; the message is one sentence a user can act on.

@@ -41,6 +41,8 @@ Config ReadConfig() {
   config.port_down = ReadU64("SOFTVERBS_PORT_DOWN", &value) && value != 0;
   if (ReadU64("SOFTVERBS_FAULT_REG_MR_ENOMEM", &value) && value != 0) config.reg_mr_fail_after = 0;
   if (ReadU64("SOFTVERBS_FAULT_REG_MR_AFTER", &value)) config.reg_mr_fail_after = int64_t(value);
+  if (ReadU64("SOFTVERBS_FAULT_REM_ACCESS_AFTER", &value)) config.rem_access_after = int64_t(value);
+  if (ReadU64("SOFTVERBS_FAULT_RNR_AFTER", &value)) config.rnr_after = int64_t(value);
   return config;
 }
 

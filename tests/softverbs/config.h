@@ -16,6 +16,8 @@ struct Config {
   uint64_t qp_err_after = 0;       // SOFTVERBS_FAULT_QP_ERR_AFTER, 0: off
   bool port_down = false;          // SOFTVERBS_PORT_DOWN=1
   int64_t reg_mr_fail_after = -1;  // -1: never; N: registrations after the first N fail
+  int64_t rem_access_after = -1;   // SOFTVERBS_FAULT_REM_ACCESS_AFTER; -1: unset
+  int64_t rnr_after = -1;          // SOFTVERBS_FAULT_RNR_AFTER; -1: unset
 };
 
 Config ReadConfig();

@@ -14,6 +14,7 @@
 #include "fabric.h"
 #include "objects.h"
 #include "progress.h"
+#include "responder_faults.h"
 
 namespace softverbs {
 namespace {
@@ -120,6 +121,7 @@ SV_EXPORT ibv_context* ibv_open_device(ibv_device* device) {
   }
   // Let peers of any ancestry move data into this process (process_vm_writev) under Yama.
   prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  ArmResponderFaults(ctx->fabric, ctx->config);
   InstallOps(ctx, device);
   ctx->rng.seed(ctx->config.seed * 0x9e3779b97f4a7c15ull + ctx->fabric->lid());
   RegisterContext(ctx);

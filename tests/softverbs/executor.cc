@@ -17,6 +17,7 @@
 #include "liveness.h"
 #include "qp_state.h"
 #include "queues.h"
+#include "responder_faults.h"
 
 namespace softverbs {
 namespace {
@@ -112,10 +113,16 @@ StepResult TransportRetry(Exec& x, const char* why) {
   return StepResult::kWait;
 }
 
+// Lock held: the node entry of the responder's process (its fault settings and counts).
+NodeEntry& PeerNode(const Exec& x) { return x.shm.nodes[x.peer->node]; }
+
 StepResult RnrRetry(Exec& x) {
   uint8_t limit = x.qp->attr.rnr_retry;
   if (limit != 7 && x.wqe.rnr_retries >= limit) {
-    return Fail(x, IBV_WC_RNR_RETRY_EXC_ERR, "no receive posted at the peer");
+    const char* why = WithholdReceives(PeerNode(x))
+                          ? "receives withheld at the peer by SOFTVERBS_FAULT_RNR_AFTER"
+                          : "no receive posted at the peer";
+    return Fail(x, IBV_WC_RNR_RETRY_EXC_ERR, why);
   }
   ++x.wqe.rnr_retries;
   x.wqe.retry_ns = x.now + RnrDelayNs(uint8_t(x.peer->min_rnr_timer));
@@ -146,12 +153,15 @@ void DeliverRecv(Exec& x, ibv_wc_opcode opcode, ibv_wc_status status) {
   }
   cqe.qp_index = x.peer_index;
   ++peer.rq_consumed;
+  CountReceive(PeerNode(x));
   if (!CqPush(x.fabric, peer.recv_cq, cqe)) {
     MoveToError(x.fabric, x.peer_index, IBV_EVENT_QP_FATAL);
   }
 }
 
-bool HasRecv(const Exec& x) { return x.peer->rq_consumed < x.peer->rq_posted; }
+bool HasRecv(const Exec& x) {
+  return x.peer->rq_consumed < x.peer->rq_posted && !WithholdReceives(PeerNode(x));
+}
 
 StepResult CopyFailed(Exec& x, int rc) {
   if (rc == ESRCH) return TransportRetry(x, "peer process died");
@@ -172,6 +182,11 @@ bool ResolveRemote(Exec& x, unsigned access, std::vector<iovec>* remote) {
 }
 
 StepResult DoWrite(Exec& x) {
+  if (RefuseRemoteWrite(PeerNode(x))) {
+    return RemoteFault(x, IBV_WC_REM_ACCESS_ERR,
+                       "remote access refused by SOFTVERBS_FAULT_REM_ACCESS_AFTER at the peer",
+                       IBV_EVENT_QP_ACCESS_ERR);
+  }
   std::vector<iovec> remote;
   if (!ResolveRemote(x, IBV_ACCESS_REMOTE_WRITE, &remote)) {
     return RemoteFault(x, IBV_WC_REM_ACCESS_ERR, "rkey/bounds/access check failed at the peer",
@@ -182,6 +197,7 @@ StepResult DoWrite(Exec& x) {
   int rc = CopyToProcess(x.peer->pid, x.local, remote);
   if (rc != 0) return CopyFailed(x, rc);
   if (imm) DeliverRecv(x, IBV_WC_RECV_RDMA_WITH_IMM, IBV_WC_SUCCESS);
+  CountRemoteWrite(PeerNode(x));
   return Succeed(x);
 }
 

@@ -144,6 +144,9 @@ bool Fabric::RegisterNode() {
   for (uint32_t i = 0; i < kMaxNodes; ++i) {
     NodeEntry& node = shm_->nodes[i];
     if (node.in_use) continue;
+    memset(&node, 0, sizeof(node));
+    node.rem_access_after = -1;
+    node.rnr_after = -1;
     node.in_use = 1;
     node.pid = getpid();
     node.start_time = start_time_;

@@ -14,7 +14,7 @@
 namespace softverbs {
 
 constexpr uint64_t kFabricMagic = 0x31304256544f53ull;  // "SOTVB01"
-constexpr uint32_t kFabricVersion = 1;
+constexpr uint32_t kFabricVersion = 2;
 constexpr uint32_t kMaxNodes = 256;
 constexpr uint32_t kQpIndexBits = 12;
 constexpr uint32_t kMaxQps = 1u << kQpIndexBits;
@@ -34,6 +34,11 @@ struct NodeEntry {
   uint32_t lid;
   uint32_t refs;
   uint8_t gid[kGidCount][16];
+  // Responder faults of this process (responder_faults.h), checked by every requester.
+  int64_t rem_access_after;  // SOFTVERBS_FAULT_REM_ACCESS_AFTER; -1: off
+  int64_t rnr_after;         // SOFTVERBS_FAULT_RNR_AFTER; -1: off
+  uint64_t writes_in;        // RDMA writes into this process that succeeded since armed
+  uint64_t recvs_consumed;   // receives consumed on this process's QPs since armed
 };
 
 struct QpEntry {

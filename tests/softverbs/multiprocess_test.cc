@@ -1,12 +1,14 @@
 // Spec tests of softverbs across processes (fork): RDMA_WRITE_WITH_IMM into another process's
 // memory with the receive completion checked there, two processes flooding each other with
-// writes under receive back-pressure (RNR) without deadlock, and a dead peer (reaped or zombie)
-// failing work with IBV_WC_RETRY_EXC_ERR. Every child has a deadline and is killed after it.
+// writes under receive back-pressure (RNR) without deadlock, a dead peer (reaped or zombie)
+// failing work with IBV_WC_RETRY_EXC_ERR, and SOFTVERBS_FAULT_REM_ACCESS_AFTER set in one
+// process failing the writes into it only. Every child has a deadline and is killed after it.
 // Thread-safety: single-threaded tests.
 #include <arpa/inet.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -270,6 +272,52 @@ void ExpectDeadPeerFails(bool reap) {
 TEST_F(MultiProcessTest, DeadPeerIsRetryExceeded) { ExpectDeadPeerFails(true); }
 
 TEST_F(MultiProcessTest, ZombiePeerIsRetryExceeded) { ExpectDeadPeerFails(false); }
+
+// The victim: refuses the second RDMA write into it, while its own write into the parent works.
+int ChildRefusesSecondWrite(Link& link) {
+  setenv("SOFTVERBS_FAULT_REM_ACCESS_AFTER", "1", 1);
+  Side side;
+  Info mine, peer;
+  if (!side.Open(4096, 31, &mine)) return 10;
+  WriteAll(link.to_parent[1], &mine, sizeof(mine));
+  if (!ReadAll(link.to_child[0], &peer, sizeof(peer), 10000)) return 12;
+  if (!side.Connect(mine, peer)) return 13;
+  if (!side.WriteImm(1, 0, 8, peer, 1)) return 18;
+  ibv_wc wc;
+  if (PollUntil(side.cq, 1, &wc, 10000) != 1 || wc.status != IBV_WC_SUCCESS) return 19;
+  char done = 0;
+  ReadAll(link.to_child[0], &done, 1, 10000);  // the parent's writes into us are over
+  side.Close();
+  return 0;
+}
+
+TEST_F(MultiProcessTest, RemoteAccessFaultFailsWritesIntoTheVictimOnly) {
+  ChildGuard child;
+  Link link;
+  child.pid = StartChild([&] { return ChildRefusesSecondWrite(link); });
+  Side side;
+  Info mine, peer;
+  ASSERT_TRUE(side.Open(4096, 32, &mine));
+  ASSERT_TRUE(ReadAll(link.to_parent[0], &peer, sizeof(peer), 10000));
+  WriteAll(link.to_child[1], &mine, sizeof(mine));
+  ASSERT_TRUE(side.Connect(mine, peer));
+  ASSERT_TRUE(side.PostRecv(9));  // an earlier write from the child is RNR-retried until now
+  ibv_wc wc[2];
+  ASSERT_EQ(1, PollUntil(side.cq, 1, wc, 10000));
+  EXPECT_EQ(IBV_WC_SUCCESS, wc[0].status) << "writes into the parent are not affected";
+  ibv_sge sge{uint64_t(uintptr_t(side.buf.data())), 8, side.mr->lkey};
+  ibv_send_wr wrs[2] = {WriteWr(1, &sge, IBV_WR_RDMA_WRITE, peer.addr, peer.rkey),
+                        WriteWr(2, &sge, IBV_WR_RDMA_WRITE, peer.addr + 8, peer.rkey)};
+  wrs[0].next = &wrs[1];
+  ibv_send_wr* bad = nullptr;
+  ASSERT_EQ(0, ibv_post_send(side.qp, &wrs[0], &bad));
+  ASSERT_EQ(2, PollUntil(side.cq, 2, wc, 10000));
+  EXPECT_EQ(IBV_WC_SUCCESS, wc[0].status);
+  EXPECT_EQ(IBV_WC_REM_ACCESS_ERR, wc[1].status);
+  WriteAll(link.to_child[1], "x", 1);
+  EXPECT_EQ(0, child.Wait());
+  side.Close();
+}
 
 }  // namespace
 }  // namespace softverbs_test

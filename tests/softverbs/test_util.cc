@@ -21,7 +21,9 @@ const char* const kKnobs[] = {"SOFTVERBS_SEED",
                               "SOFTVERBS_FAULT_QP_ERR_AFTER",
                               "SOFTVERBS_PORT_DOWN",
                               "SOFTVERBS_FAULT_REG_MR_ENOMEM",
-                              "SOFTVERBS_FAULT_REG_MR_AFTER"};
+                              "SOFTVERBS_FAULT_REG_MR_AFTER",
+                              "SOFTVERBS_FAULT_REM_ACCESS_AFTER",
+                              "SOFTVERBS_FAULT_RNR_AFTER"};
 
 int64_t NowMs() {
   timespec ts;

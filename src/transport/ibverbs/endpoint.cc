@@ -255,7 +255,10 @@ Status Endpoint::completionError(const ibv_wc& wc, const char* doing) const {
   if (wc.status == IBV_WC_RETRY_EXC_ERR)
     text += "; the peer stopped acknowledging (dead or unreachable; see COLL_IB_TIMEOUT, COLL_IB_RETRY_CNT)";
   if (peer_closed_) text += "; the peer closed its control connection";
-  return MakeStatus(gone ? COLL_ERR_PEER_LOST : COLL_ERR_SYSTEM, "%s", text.c_str());
+  Status st = MakeStatus(gone ? COLL_ERR_PEER_LOST : COLL_ERR_SYSTEM, "%s", text.c_str());
+  // A flush only says the QP is in error: the cause (often the peer's failed write into
+  // us) is reported by whoever saw it; let that report win.
+  return wc.status == IBV_WC_WR_FLUSH_ERR ? st.asConsequence() : st;
 }
 
 }  // namespace ibverbs

@@ -84,10 +84,12 @@ Status TcpSendLink::writeSome(bool* made_progress) {
   return Status::OK();
 }
 
+// Credits are 4-byte counts; read as many as have arrived in one call.
 Status TcpSendLink::readCredits(bool* made_progress) {
-  for (;;) {
-    if (closed_) return Status::OK();
-    ssize_t r = recv(fd_.get(), reinterpret_cast<char*>(&credit_buf_) + credit_got_, 4 - credit_got_, 0);
+  while (!closed_) {
+    char buf[64];
+    std::memcpy(buf, credit_part_, credit_got_);
+    ssize_t r = recv(fd_.get(), buf + credit_got_, sizeof buf - credit_got_, 0);
     if (r == 0) {
       closed_ = true;
       return Status::OK();
@@ -97,13 +99,18 @@ Status TcpSendLink::readCredits(bool* made_progress) {
       return lost("waiting for a free slot", errno);
     }
     *made_progress = true;
-    credit_got_ += static_cast<size_t>(r);
-    if (credit_got_ == 4) {
-      credits_ += static_cast<int>(credit_buf_);
+    size_t have = credit_got_ + static_cast<size_t>(r), pos = 0;
+    for (; pos + 4 <= have; pos += 4) {
+      uint32_t n;
+      std::memcpy(&n, buf + pos, 4);
+      credits_ += static_cast<int>(n);
       want_credit_ = false;
-      credit_got_ = 0;
     }
+    credit_got_ = have - pos;
+    std::memcpy(credit_part_, buf + pos, credit_got_);
+    if (have < sizeof buf) return Status::OK();  // a short read drained the socket
   }
+  return Status::OK();
 }
 
 Status TcpSendLink::progress(bool* made_progress) {
@@ -204,6 +211,13 @@ Status TcpRecvLink::readSome(bool* made_progress) {
       stage_pos_ = 0;
       stage_len_ = static_cast<size_t>(r);
     }
+    // A short read drained the socket: absorb what is staged, then stop (no EAGAIN call).
+    if (static_cast<size_t>(r) < want) {
+      size_t used = 0;
+      if (stage_pos_ < stage_len_) COLL_RETURN_IF_ERROR(absorb(stage_ + stage_pos_, stage_len_ - stage_pos_, &used));
+      stage_pos_ += used;
+      return Status::OK();
+    }
   }
   return Status::OK();
 }
@@ -233,7 +247,7 @@ Status TcpRecvLink::release() {
   ++credits_owed_;
   // Credits go back in batches, and before this end sleeps (pollSpec): a small collective
   // then costs no credit message of its own, yet a sender waiting for one is never starved.
-  if (credits_owed_ < static_cast<uint32_t>(std::max(1, nslots_ / 2))) return Status::OK();
+  if (credits_owed_ < creditBatch()) return Status::OK();
   bool ignored = false;
   return flushCredits(&ignored);
 }
@@ -260,7 +274,9 @@ Status TcpRecvLink::flushCredits(bool* made_progress) {
 }
 
 Status TcpRecvLink::progress(bool* made_progress) {
-  // Reading happens in tryRecv, which the engine calls right after this.
+  // Reading happens in tryRecv, which the engine calls right after this. Credits below a
+  // batch wait for the batch or for pollSpec.
+  if (credits_owed_ < creditBatch()) return Status::OK();
   return flushCredits(made_progress);
 }
 

@@ -59,7 +59,7 @@ class TcpSendLink final : public SendLink {
   int64_t close_wait_ms_;
   int credits_;
   std::deque<Pending> queue_;
-  uint32_t credit_buf_ = 0;
+  char credit_part_[4] = {};  // a credit count split across reads
   size_t credit_got_ = 0;
   bool closed_ = false;       // the peer closed: fine unless we still need it
   bool want_credit_ = false;  // the last hasCredit() found none
@@ -85,6 +85,7 @@ class TcpRecvLink final : public RecvLink {
   Status flushCredits(bool* made_progress);
   Status lost(const char* what, int err);
   char* slotPtr(uint64_t index) { return slots_ + (index % nslots_) * slot_bytes_; }
+  uint32_t creditBatch() const { return static_cast<uint32_t>(nslots_ > 2 ? nslots_ / 2 : 1); }
 
   Fd fd_;
   int peer_;
