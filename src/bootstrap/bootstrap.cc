@@ -92,7 +92,7 @@ Status Bootstrap::Create(int rank, int nranks, const UniqueId& id, Fd root_liste
     COLL_RETURN_IF_ERROR(b->rootGather(deadline, std::move(root_listener)));
   } else {
     b->peers_[rank].host_id = host_id;
-    COLL_RETURN_IF_ERROR(b->joinRoot(id.root, deadline));
+    COLL_RETURN_IF_ERROR(b->joinRoot(id.root, config, deadline));
   }
   b->ctl_closed_.assign(b->ctl_.size(), false);
   *out = std::move(b);
@@ -144,7 +144,7 @@ Status Bootstrap::rootGather(const Deadline& deadline, Fd listener) {
   return Status::OK();
 }
 
-Status Bootstrap::joinRoot(const SockAddr& root, const Deadline& deadline) {
+Status Bootstrap::joinRoot(const SockAddr& root, const Config& config, const Deadline& deadline) {
   ctl_.resize(1);
   const std::string what = "the root (rank 0) at " + root.str();
   COLL_RETURN_IF_ERROR(ConnectRetry(root, deadline, what, &ctl_[0]));
@@ -152,9 +152,7 @@ Status Bootstrap::joinRoot(const SockAddr& root, const Deadline& deadline) {
   COLL_RETURN_IF_ERROR(client.run(deadline));
   SockAddr local;
   COLL_RETURN_IF_ERROR(LocalAddress(ctl_[0].get(), &local));
-  Config cfg;
-  if (const char* v = std::getenv("COLL_SOCKET_IFNAME")) cfg.socket_ifname = v;
-  COLL_RETURN_IF_ERROR(openDataListener(local, cfg));
+  COLL_RETURN_IF_ERROR(openDataListener(local, config));
   PeerInfo me{rank_, SockAddr(), peers_[rank_].host_id};
   COLL_RETURN_IF_ERROR(LocalAddress(data_listener_.get(), &me.data_addr));
   std::string blob;

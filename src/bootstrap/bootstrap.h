@@ -51,7 +51,7 @@ class Bootstrap {
  private:
   Bootstrap(int rank, int nranks) : rank_(rank), nranks_(nranks) {}
   Status rootGather(const Deadline& deadline, Fd listener);
-  Status joinRoot(const SockAddr& root, const Deadline& deadline);
+  Status joinRoot(const SockAddr& root, const Config& config, const Deadline& deadline);
   Status openDataListener(const SockAddr& like, const Config& config);
   void watchLoop();
   bool handleFrame(size_t index);

@@ -76,7 +76,8 @@ bool Bootstrap::handleFrame(size_t index) {
   FrameHeader h{};
   Status st = RecvAll(ctl_[index].get(), &h, sizeof h, Deadline::In(2000), who);
   std::string text;
-  if (st.ok() && h.len > 0 && h.len < 65536) {
+  if (st.ok() && h.len > 65536) st = Internal("%s sent a %u-byte control frame", who.c_str(), h.len);
+  if (st.ok() && h.len > 0) {
     text.resize(h.len);
     st = RecvAll(ctl_[index].get(), &text[0], h.len, Deadline::In(2000), who);
   }
