@@ -1,7 +1,5 @@
 // Pipelined chain broadcast along the ring from the root: each rank stores chunk c and
 // forwards it to the right at once; the rank left of the root only stores.
-#include <cstring>
-
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
 #include "core/dtype.h"
@@ -14,8 +12,9 @@ Status ChainBroadcast(Communicator& comm, const void* sendbuf, void* recvbuf, Co
   const size_t bytes = desc.count * DtypeSize(desc.dtype);
   Schedule& s = ReusableSchedule();
   if (q == 0) {
-    if (recvbuf != sendbuf && bytes > 0) std::memcpy(recvbuf, sendbuf, bytes);
-    s.sends.push_back(SendStep{static_cast<const char*>(sendbuf), bytes, -1});
+    // Out of place, the root's own copy is made chunk by chunk as the chunks go out.
+    char* mirror = recvbuf != sendbuf ? static_cast<char*>(recvbuf) : nullptr;
+    s.sends.push_back(SendStep{static_cast<const char*>(sendbuf), bytes, -1, mirror});
   } else {
     RecvStep recv;
     recv.dst = static_cast<char*>(recvbuf);

@@ -167,8 +167,9 @@ Status Engine::pumpSends(bool* progressed) {
     const SendStep& st = s_.sends[send_.step];
     if (st.after_recv >= 0 && !recvDone(st.after_recv, send_.chunk)) return Status::OK();
     size_t off = send_.chunk * chunk_bytes_;
-    COLL_RETURN_IF_ERROR(
-        right->postCopy(st.src + off, chunkLen(st.bytes, send_.chunk), MetaFor(d_, send_.step, send_.chunk)));
+    const size_t len = chunkLen(st.bytes, send_.chunk);
+    COLL_RETURN_IF_ERROR(right->postCopy(st.src + off, len, MetaFor(d_, send_.step, send_.chunk)));
+    if (st.mirror != nullptr) StreamCopy(st.mirror + off, st.src + off, len);
     *progressed = true;
     ++send_.chunk;
     skipEmpty(&send_, s_.sends.size(), true);

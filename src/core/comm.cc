@@ -35,7 +35,7 @@ Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked,
 }
 
 Communicator::~Communicator() {
-  left_.reset();   // first: returns its deferred credits, which the right_ of our left waits for
+  left_.reset();
   right_.reset();
   bootstrap_.reset();  // says goodbye, stops the watchdog before `this` goes away
   std::free(scratch_);

@@ -23,14 +23,20 @@ class PeerWatch {
   int error() const { return err_; }  // errno of a broken connection, 0 for a clean close
 
   // True once the peer has closed the connection or it broke. Looks at the socket at most
-  // every kIntervalMicros (and the clock every 64 calls) so that spinning is cheap.
+  // every kIntervalMicros so that spinning callers do not pay a syscall per loop.
   bool gone() {
     if (gone_) return true;
-    if (++calls_ % 64 != 0) return false;  // spinning callers do not even read the clock
     int64_t now = NowMicros();
     if (now < next_check_us_) return false;
     next_check_us_ = now + kIntervalMicros;
     return lookNow();
+  }
+
+  // gone() for a caller spinning on an empty slot: reads the clock only every 64 calls.
+  bool goneWhileSpinning() {
+    if (gone_) return true;
+    if (++calls_ % 64 != 0) return false;
+    return gone();
   }
 
   // Looks at the socket now: reads (and drops) anything there, notes EOF or an error.

@@ -120,7 +120,7 @@ Status ShmRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
     if (seq > handed_ + 1)
       return Internal("shm link from rank %d: slot holds chunk %llu where chunk %llu was due", peer_,
                       static_cast<unsigned long long>(seq - 1), static_cast<unsigned long long>(handed_));
-    if (!watch_.gone()) return Status::OK();
+    if (!watch_.goneWhileSpinning()) return Status::OK();
     // The sender may have posted its last chunk just before leaving: look once more.
     if (h->seq.load(std::memory_order_acquire) != handed_ + 1) return lost("waiting for data");
   }

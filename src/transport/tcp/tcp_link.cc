@@ -24,20 +24,8 @@ TcpSendLink::TcpSendLink(LinkSetup setup)
       peer_(setup.peer_rank),
       slot_bytes_(setup.config->chunk_bytes),
       nslots_(setup.config->nslots),
-      close_wait_ms_(std::min<int64_t>(setup.config->timeout_ms, 10000)),
-      credits_(setup.config->nslots),
       describe_(Describe("to", setup.peer_rank, fd_.get())) {}
 
-TcpSendLink::~TcpSendLink() {
-  Deadline deadline = Deadline::In(close_wait_ms_);
-  bool ignored = false;
-  while (!closed_ && (credits_ < nslots_ || !queue_.empty()) && !deadline.expired()) {
-    if (!writeSome(&ignored).ok() || !readCredits(&ignored).ok()) break;
-    if (closed_ || (credits_ >= nslots_ && queue_.empty())) break;
-    pollfd p{fd_.get(), static_cast<short>(POLLIN | (queue_.empty() ? 0 : POLLOUT)), 0};
-    poll(&p, 1, deadline.remainingMs(100));
-  }
-}
 
 Status TcpSendLink::lost(const char* what, int err) {
   return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
@@ -49,11 +37,9 @@ Status TcpSendLink::postSlot(size_t, const ChunkMeta&) {
 }
 
 Status TcpSendLink::postCopy(const void* src, size_t bytes, const ChunkMeta& meta) {
-  if (closed_) return lost("sending", 0);
-  if (credits_ <= 0 || bytes > slot_bytes_)
-    return Internal("tcp link to rank %d: post of %zu bytes without a credit or over the %zu-byte slot", peer_,
+  if (!hasCredit() || bytes > slot_bytes_)
+    return Internal("tcp link to rank %d: post of %zu bytes to a full queue or over the %zu-byte slot", peer_,
                     bytes, slot_bytes_);
-  --credits_;
   queue_.push_back(Pending{WireHeader{kChunkMagic, static_cast<uint32_t>(bytes), meta},
                            static_cast<const char*>(src), bytes, 0});
   bool ignored = false;
@@ -84,47 +70,13 @@ Status TcpSendLink::writeSome(bool* made_progress) {
   return Status::OK();
 }
 
-// Credits are 4-byte counts; read as many as have arrived in one call.
-Status TcpSendLink::readCredits(bool* made_progress) {
-  while (!closed_) {
-    char buf[64];
-    std::memcpy(buf, credit_part_, credit_got_);
-    ssize_t r = recv(fd_.get(), buf + credit_got_, sizeof buf - credit_got_, 0);
-    if (r == 0) {
-      closed_ = true;
-      return Status::OK();
-    }
-    if (r < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return Status::OK();
-      return lost("waiting for a free slot", errno);
-    }
-    *made_progress = true;
-    size_t have = credit_got_ + static_cast<size_t>(r), pos = 0;
-    for (; pos + 4 <= have; pos += 4) {
-      uint32_t n;
-      std::memcpy(&n, buf + pos, 4);
-      credits_ += static_cast<int>(n);
-      want_credit_ = false;
-    }
-    credit_got_ = have - pos;
-    std::memcpy(credit_part_, buf + pos, credit_got_);
-    if (have < sizeof buf) return Status::OK();  // a short read drained the socket
-  }
-  return Status::OK();
-}
 
-Status TcpSendLink::progress(bool* made_progress) {
-  COLL_RETURN_IF_ERROR(writeSome(made_progress));
-  // Credits are read only when one is wanted: a spinning sender makes no syscall for them.
-  if (want_credit_) COLL_RETURN_IF_ERROR(readCredits(made_progress));
-  if (closed_ && (!queue_.empty() || (want_credit_ && credits_ <= 0))) return lost("sending", 0);
-  return Status::OK();
-}
+Status TcpSendLink::progress(bool* made_progress) { return writeSome(made_progress); }
 
+// Only pending bytes need waiting for; a receiver that died shows up as an error on write.
 PollSpec TcpSendLink::pollSpec() {
-  short events = static_cast<short>((want_credit_ && !closed_ ? POLLIN : 0) | (queue_.empty() ? 0 : POLLOUT));
-  if (events == 0) return PollSpec{};  // nothing to wait for on this end
-  return PollSpec{fd_.get(), events};
+  if (queue_.empty()) return PollSpec{};
+  return PollSpec{fd_.get(), POLLOUT};
 }
 
 TcpRecvLink::TcpRecvLink(LinkSetup setup)
@@ -137,11 +89,7 @@ TcpRecvLink::TcpRecvLink(LinkSetup setup)
   slots_ = static_cast<char*>(std::aligned_alloc(4096, slot_bytes_ * static_cast<size_t>(nslots_)));
 }
 
-TcpRecvLink::~TcpRecvLink() {
-  bool ignored = false;
-  flushCredits(&ignored);  // the sender waits for every slot before it closes
-  std::free(slots_);
-}
+TcpRecvLink::~TcpRecvLink() { std::free(slots_); }
 
 Status TcpRecvLink::lost(const char* what, int err) {
   return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
@@ -241,50 +189,20 @@ Status TcpRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
   return Status::OK();
 }
 
+// A free slot lets readSome take the next chunk off the socket; until then the kernel's
+// buffers and TCP's window hold the sender back.
 Status TcpRecvLink::release() {
   if (released_ == handed_) return Internal("tcp link from rank %d: release without a held chunk", peer_);
   ++released_;
-  ++credits_owed_;
-  // Credits go back in batches, and before this end sleeps (pollSpec): a small collective
-  // then costs no credit message of its own, yet a sender waiting for one is never starved.
-  if (credits_owed_ < creditBatch()) return Status::OK();
-  bool ignored = false;
-  return flushCredits(&ignored);
+  return Status::OK();
 }
 
-Status TcpRecvLink::flushCredits(bool* made_progress) {
-  if (credits_unwanted_) credits_owed_ = 0;
-  if (credits_owed_ == 0) return Status::OK();
-  uint32_t n = credits_owed_;
-  ssize_t w = send(fd_.get(), &n, sizeof n, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (w == sizeof n) {
-    credits_owed_ = 0;
-    *made_progress = true;
-    return Status::OK();
-  }
-  if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return Status::OK();
-  if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
-    // The sender is gone; it needs no more credits. Waiting for its data will report it.
-    credits_owed_ = 0;
-    credits_unwanted_ = true;
-    return Status::OK();
-  }
-  if (w < 0) return lost("returning a slot", errno);
-  return Internal("partial 4-byte credit write to rank %d", peer_);
-}
-
-Status TcpRecvLink::progress(bool* made_progress) {
-  // Reading happens in tryRecv, which the engine calls right after this. Credits below a
-  // batch wait for the batch or for pollSpec.
-  if (credits_owed_ < creditBatch()) return Status::OK();
-  return flushCredits(made_progress);
-}
+// Reading happens in tryRecv, which the engine calls right after this.
+Status TcpRecvLink::progress(bool*) { return Status::OK(); }
 
 PollSpec TcpRecvLink::pollSpec() {
-  bool ignored = false;
-  if (!flushCredits(&ignored).ok()) return PollSpec{fd_.get(), POLLIN | POLLOUT};  // let progress report it
-  if (closed_) return PollSpec{};
-  return PollSpec{fd_.get(), static_cast<short>(POLLIN | (credits_owed_ ? POLLOUT : 0))};
+  if (closed_ || arrived_ - released_ >= static_cast<uint64_t>(nslots_)) return PollSpec{};
+  return PollSpec{fd_.get(), POLLIN};
 }
 
 Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out) {

@@ -1,7 +1,10 @@
 // The Link over one TCP connection: [40-byte header | payload] per chunk, payload read
-// straight into the receiver's slot; credits flow back as 4-byte counts on the same socket.
-// The sender writes from the caller's buffer (no staging copy), so postCopy's src must stay
-// untouched until idle(). One thread at a time per end.
+// straight into the receiver's slot. TCP's own flow control is the back-pressure: the
+// receiver reads a chunk only when a slot is free, so a slow receiver fills the socket
+// buffers and the sender's writes wait; no credit message ever crosses the wire. "Credit" on
+// the sending end bounds its queue to nslots chunks. The sender writes from the caller's
+// buffer (no staging copy), so postCopy's src must stay untouched until idle(). One thread
+// at a time per end.
 #pragma once
 
 #include <deque>
@@ -24,15 +27,9 @@ constexpr uint32_t kChunkMagic = 0x434f4c44;  // "COLD"
 class TcpSendLink final : public SendLink {
  public:
   TcpSendLink(LinkSetup setup);
-  // Waits (bounded) for every slot to come back before closing: a socket closed with
-  // credits unread is reset, and the reset could cost the peer chunks it has not read yet.
-  ~TcpSendLink() override;
   size_t slotBytes() const override { return slot_bytes_; }
   int peer() const override { return peer_; }
-  bool hasCredit() override {
-    want_credit_ = credits_ <= 0;
-    return credits_ > 0;
-  }
+  bool hasCredit() override { return queue_.size() < static_cast<size_t>(nslots_); }
   void* slot() override { return nullptr; }
   Status postSlot(size_t bytes, const ChunkMeta& meta) override;
   Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) override;
@@ -49,20 +46,13 @@ class TcpSendLink final : public SendLink {
     size_t sent;  // of sizeof(header) + bytes
   };
   Status writeSome(bool* made_progress);
-  Status readCredits(bool* made_progress);
   Status lost(const char* what, int err);
 
   Fd fd_;
   int peer_;
   size_t slot_bytes_;
   int nslots_;
-  int64_t close_wait_ms_;
-  int credits_;
   std::deque<Pending> queue_;
-  char credit_part_[4] = {};  // a credit count split across reads
-  size_t credit_got_ = 0;
-  bool closed_ = false;       // the peer closed: fine unless we still need it
-  bool want_credit_ = false;  // the last hasCredit() found none
   std::string describe_;
 };
 
@@ -82,10 +72,8 @@ class TcpRecvLink final : public RecvLink {
   Status readSome(bool* made_progress);
   Status absorb(const char* data, size_t bytes, size_t* used);
   void completeChunk();
-  Status flushCredits(bool* made_progress);
   Status lost(const char* what, int err);
   char* slotPtr(uint64_t index) { return slots_ + (index % nslots_) * slot_bytes_; }
-  uint32_t creditBatch() const { return static_cast<uint32_t>(nslots_ > 2 ? nslots_ / 2 : 1); }
 
   Fd fd_;
   int peer_;
@@ -98,9 +86,7 @@ class TcpRecvLink final : public RecvLink {
   size_t header_got_ = 0, payload_got_ = 0;
   char stage_[4096];
   size_t stage_pos_ = 0, stage_len_ = 0;
-  uint32_t credits_owed_ = 0;
-  bool closed_ = false;            // read EOF from the sender
-  bool credits_unwanted_ = false;  // the sender stopped reading credits (it has left)
+  bool closed_ = false;  // read EOF from the sender
   std::string describe_;
 };
 
