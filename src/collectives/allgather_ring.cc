@@ -5,6 +5,7 @@
 
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
+#include "collectives/stream_copy.h"
 #include "core/dtype.h"
 
 namespace coll {
@@ -15,6 +16,7 @@ Status RingAllgather(Communicator& comm, const void* sendbuf, void* recvbuf, Col
   char* out = static_cast<char*>(recvbuf);
   auto block = [&](int pos) { return out + static_cast<size_t>(comm.ring()[Mod(pos, n)]) * bb; };
   char* mine = block(p);
+  if (mine != sendbuf && bb > 0) StreamCopy(mine, sendbuf, bb);
 
   Schedule& s = ReusableSchedule();
   for (int u = 0; u < n - 1; ++u) {
@@ -22,8 +24,6 @@ Status RingAllgather(Communicator& comm, const void* sendbuf, void* recvbuf, Col
     send.src = u == 0 ? static_cast<const char*>(sendbuf) : block(p - u);
     send.bytes = bb;
     send.after_recv = u == 0 ? -1 : u - 1;
-    // Out of place, our own block is copied chunk by chunk as it goes out.
-    if (u == 0 && mine != sendbuf) send.mirror = mine;
     s.sends.push_back(send);
     RecvStep recv;
     recv.dst = block(p - u - 1);

@@ -2,6 +2,7 @@
 // forwards it to the right at once; the rank left of the root only stores.
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
+#include "collectives/stream_copy.h"
 #include "core/dtype.h"
 
 namespace coll {
@@ -12,9 +13,10 @@ Status ChainBroadcast(Communicator& comm, const void* sendbuf, void* recvbuf, Co
   const size_t bytes = desc.count * DtypeSize(desc.dtype);
   Schedule& s = ReusableSchedule();
   if (q == 0) {
-    // Out of place, the root's own copy is made chunk by chunk as the chunks go out.
-    char* mirror = recvbuf != sendbuf ? static_cast<char*>(recvbuf) : nullptr;
-    s.sends.push_back(SendStep{static_cast<const char*>(sendbuf), bytes, -1, mirror});
+    // The root's own copy streams past the cache (measured faster than copying each chunk
+    // as it goes out, and than memcpy).
+    if (recvbuf != sendbuf && bytes > 0) StreamCopy(recvbuf, sendbuf, bytes);
+    s.sends.push_back(SendStep{static_cast<const char*>(sendbuf), bytes, -1});
   } else {
     RecvStep recv;
     recv.dst = static_cast<char*>(recvbuf);

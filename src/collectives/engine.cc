@@ -169,7 +169,6 @@ Status Engine::pumpSends(bool* progressed) {
     size_t off = send_.chunk * chunk_bytes_;
     const size_t len = chunkLen(st.bytes, send_.chunk);
     COLL_RETURN_IF_ERROR(right->postCopy(st.src + off, len, MetaFor(d_, send_.step, send_.chunk)));
-    if (st.mirror != nullptr) StreamCopy(st.mirror + off, st.src + off, len);
     *progressed = true;
     ++send_.chunk;
     skipEmpty(&send_, s_.sends.size(), true);

@@ -26,8 +26,6 @@ struct SendStep {
   const char* src = nullptr;
   size_t bytes = 0;
   int after_recv = -1;  // chunk c waits for chunk c of this receive step; -1: ready at once
-  char* mirror = nullptr;  // when set, each chunk is also copied here as it is sent (a root's
-                           // own output), so that copy rides along with the sends
 };
 
 struct RecvStep {
