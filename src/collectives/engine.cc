@@ -40,6 +40,9 @@ CollDesc DescFromMeta(const ChunkMeta& m) {
   return d;
 }
 
+constexpr size_t kMinChunksPerStep = 4;
+constexpr size_t kMinChunkBytes = 64 * 1024;
+
 // Position in a sequence of chunked steps.
 struct Cursor {
   size_t step = 0, chunk = 0;
@@ -50,7 +53,15 @@ class Engine {
   Engine(Communicator& comm, const Schedule& s, const CollDesc& d)
       : comm_(comm), s_(s), d_(d), esize_(DtypeSize(d.dtype)) {
     size_t slot = comm.nranks() > 1 ? comm.right()->slotBytes() : 1;
-    chunk_bytes_ = esize_ > 0 ? slot / esize_ * esize_ : slot;
+    // A step shorter than a few slots would leave the pipeline shallow: cut it in at least
+    // kMinChunksPerStep chunks (not below kMinChunkBytes). Every rank computes the same
+    // size, since the largest step is the same on every rank of a schedule.
+    size_t largest = 0;
+    for (const SendStep& st : s.sends) largest = std::max(largest, st.bytes);
+    for (const RecvStep& st : s.recvs) largest = std::max(largest, st.bytes);
+    size_t chunk = std::min(slot, std::max(kMinChunkBytes, largest / kMinChunksPerStep));
+    chunk = std::max<size_t>(64, chunk / 64 * 64);
+    chunk_bytes_ = esize_ > 0 ? std::max(esize_, chunk / esize_ * esize_) : chunk;
   }
   Status run();
 
