@@ -117,16 +117,17 @@ class IbverbsFaultTest : public ::testing::Test {
   void SetUp() override { COLL_REQUIRE_TRANSPORT("ibverbs"); }
 };
 
-// With 3 ranks an allreduce of FaultRank writes 4 chunks into rank 1 and consumes 8 receives
-// there (4 chunks, 4 credits): with these counts the fault strikes in the tenth allreduce.
-constexpr const char* kWritesBeforeFault = "40";
-constexpr const char* kReceivesBeforeFault = "80";
+// With 3 ranks an allreduce of FaultRank (1 MiB) is 4 ring steps of 4 chunks each (the engine
+// cuts a step into at least 4), so it writes 16 chunks into rank 1 and consumes 32 receives
+// there (16 chunks, 16 credits): with these counts the fault strikes in the tenth allreduce.
+constexpr const char* kWritesBeforeFault = "160";
+constexpr const char* kReceivesBeforeFault = "320";
 
 TEST_F(IbverbsFaultTest, RemoteAccessErrorFailsEveryRank) {
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
-  // Every RDMA write into rank 1's memory after the first 40 fails its remote access check.
+  // Every RDMA write into rank 1's memory after the first 160 fails its remote access check.
   options.rank_env = VictimEnv(1, "SOFTVERBS_FAULT_REM_ACCESS_AFTER", kWritesBeforeFault);
   GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
   EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
@@ -147,7 +148,7 @@ TEST_F(IbverbsFaultTest, RnrRetriesExhaustedFailsEveryRank) {
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
   options.env.push_back({"COLL_IB_RNR_RETRY", std::string("0")});
-  // After 80 receives consumed on rank 1's QPs, a write-with-immediate or credit SEND into
+  // After 320 receives consumed on rank 1's QPs, a write-with-immediate or credit SEND into
   // rank 1 finds no receive.
   options.rank_env = VictimEnv(1, "SOFTVERBS_FAULT_RNR_AFTER", kReceivesBeforeFault);
   GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
