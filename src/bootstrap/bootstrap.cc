@@ -68,6 +68,9 @@ HandshakeParams ConfigParams(const Config& config) {
   p.names[0] = "COLL_CHUNK_BYTES";
   p.names[1] = "COLL_NSLOTS";
   p.names[2] = "COLL_TRANSPORT";
+  p.values[3] = config.small_bytes_set ? config.small_bytes + 1 : 0;
+  p.names[3] = "COLL_SMALL_BYTES";
+  p.unset_is_zero[3] = true;
   return p;
 }
 

@@ -13,26 +13,36 @@ namespace coll {
 namespace {
 
 constexpr uint32_t kMagic = 0x434f4c48;  // "COLH"
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 
 enum Verdict : uint32_t { kAccept = 1, kBadProof = 2, kBadSize = 3, kBadRank = 4, kBadParams = 5 };
 
 void Mac(const Token& token, char role, const HandshakeMsg& about, int client, int server, const uint8_t* nonce,
          uint8_t out[32]) {
-  uint8_t msg[1 + 5 * 4 + 3 * 8 + 16];
+  uint8_t msg[1 + 5 * 4 + kHandshakeParams * 8 + 16];
   msg[0] = static_cast<uint8_t>(role);
   int32_t fields[5] = {static_cast<int32_t>(about.purpose), client, server, about.nranks, 0};
   std::memcpy(msg + 1, fields, sizeof fields);
   std::memcpy(msg + 21, about.params, sizeof about.params);
-  std::memcpy(msg + 45, nonce, 16);
+  std::memcpy(msg + 21 + sizeof about.params, nonce, 16);
   unsigned int len = 32;
   HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()), msg, sizeof msg, out, &len);
 }
 
-int ParamsDiffer(const uint64_t a[3], const uint64_t b[3]) {
-  for (int i = 0; i < 3; ++i)
+int ParamsDiffer(const uint64_t a[kHandshakeParams], const uint64_t b[kHandshakeParams]) {
+  for (int i = 0; i < kHandshakeParams; ++i)
     if (a[i] != b[i]) return i;
   return -1;
+}
+
+std::string ParamText(const HandshakeParams& p, int i, uint64_t v) {
+  if (p.unset_is_zero[i]) return v == 0 ? "unset" : std::to_string(v - 1);
+  return std::to_string(v);
+}
+
+Status ParamMismatch(const HandshakeParams& p, int i, uint64_t mine, int my_rank, uint64_t theirs, int their_rank) {
+  return InvalidArgument("%s is %s on rank %d but %s on rank %d: set it the same on every rank", p.names[i],
+                         ParamText(p, i, mine).c_str(), my_rank, ParamText(p, i, theirs).c_str(), their_rank);
 }
 
 }  // namespace
@@ -63,9 +73,7 @@ Status ClientHandshake::prove(const Deadline& d) {
   Mac(token_, 'C', hello_, rank_, server_, sp.nonce, cp.mac);
   COLL_RETURN_IF_ERROR(SendAll(fd_, &cp, sizeof cp, d, what_));
   if (bad >= 0)
-    return InvalidArgument("%s=%llu on rank %d but %llu on rank %d: set it the same on every rank",
-                           params_.names[bad], static_cast<unsigned long long>(params_.values[bad]), rank_,
-                           static_cast<unsigned long long>(sp.params[bad]), server_);
+    return ParamMismatch(params_, bad, params_.values[bad], rank_, sp.params[bad], server_);
   return Status::OK();
 }
 
@@ -122,9 +130,7 @@ Status ServerHandshake::judge(const Deadline& d) {
   if (verdict == kBadProof)
     return AuthError("refused a process claiming rank %d: it did not prove the job token", hello_.rank);
   if (verdict == kBadParams)
-    return InvalidArgument("%s=%llu on rank %d but %llu on rank %d: set it the same on every rank", params_.names[bad],
-                           static_cast<unsigned long long>(params_.values[bad]), rank_,
-                           static_cast<unsigned long long>(hello_.params[bad]), hello_.rank);
+    return ParamMismatch(params_, bad, params_.values[bad], rank_, hello_.params[bad], hello_.rank);
   if (verdict != kAccept)
     return InvalidArgument("refused a process claiming rank %d of %d (this job has %d ranks; expected another rank)",
                            hello_.rank, hello_.nranks, nranks_);

@@ -19,15 +19,18 @@ namespace coll {
 
 enum class ConnPurpose : uint32_t { kBootstrap = 1, kRingLink = 2 };
 
+constexpr int kHandshakeParams = 4;
+
 struct HandshakeParams {
-  uint64_t values[3] = {0, 0, 0};
-  const char* names[3] = {"", "", ""};  // for messages ("COLL_CHUNK_BYTES", ...)
+  uint64_t values[kHandshakeParams] = {0, 0, 0, 0};
+  const char* names[kHandshakeParams] = {"", "", "", ""};  // for messages ("COLL_CHUNK_BYTES", ...)
+  bool unset_is_zero[kHandshakeParams] = {};  // value is setting + 1, 0 meaning "unset"
 };
 
 struct HandshakeMsg {
   uint32_t magic, version, purpose;
   int32_t rank, nranks;
-  uint64_t params[3];
+  uint64_t params[kHandshakeParams];
   uint8_t nonce[16];
   uint8_t mac[32];  // server: proof over the client's nonce; client: unused in hello
 };

@@ -58,7 +58,7 @@ Status Allreduce(Communicator& comm, const void* sendbuf, void* recvbuf, size_t 
   }
   // Small buffers: one pass of the ring (n-1 hops) instead of two; every rank reduces in
   // rank order, so the bits agree everywhere.
-  const bool small = bytes <= comm.config().small_bytes || count < static_cast<size_t>(comm.nranks());
+  const bool small = bytes <= comm.smallBytes() || count < static_cast<size_t>(comm.nranks());
   uint8_t algo = small ? kAlgoAllgatherReduce : kAlgoRing;
   CollDesc d = Describe(comm, CollKind::kAllreduce, count, dtype, op, -1, algo);
   return small ? AllgatherReduceAllreduce(comm, sendbuf, recvbuf, d) : RingAllreduce(comm, sendbuf, recvbuf, d);

@@ -24,6 +24,10 @@ Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked,
   std::vector<std::string> hosts;
   for (const PeerInfo& p : c->bootstrap_->peers()) hosts.push_back(p.host_id);
   c->ring_ = topo::RingOrder(hosts);
+  const bool one_host = topo::HostCount(hosts) == 1;
+  const bool shm_ring = one_host && (config.transport == TransportChoice::kAuto ||
+                                     config.transport == TransportChoice::kShm);
+  c->small_bytes_ = config.small_bytes_set ? config.small_bytes : shm_ring ? 8 * 1024 : 32 * 1024;
   for (int i = 0; i < nranks; ++i)
     if (c->ring_[i] == rank) c->pos_ = i;
   COLL_RETURN_IF_ERROR(c->connectRing(deadline));
@@ -89,7 +93,8 @@ const char* Communicator::lastError() {
 
 void Communicator::logSetup() const {
   if (!LogEnabled(LogLevel::kInfo)) return;
-  COLL_INFO(rank_, "communicator of %d ranks ready; %s", nranks_, config_.describe().c_str());
+  COLL_INFO(rank_, "communicator of %d ranks ready; %s; allreduce up to %zu bytes uses allgather_reduce, above it "
+            "the ring", nranks_, config_.describe().c_str(), small_bytes_);
   std::vector<std::string> links(nranks_, "?");
   if (nranks_ > 1) {
     links[pos_] = out_kind_name_;

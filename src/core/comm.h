@@ -46,6 +46,11 @@ class Communicator {
   RecvLink* left() { return left_.get(); }
   const char* transportName() const { return transport_name_.c_str(); }
 
+  // Allreduce up to this many bytes uses the latency algorithm: COLL_SMALL_BYTES, else 8 KiB
+  // when the whole ring is one host over shm and 32 KiB otherwise (the measured crossovers,
+  // docs/PERFORMANCE.md). Derived from the shared host table, so every rank agrees.
+  size_t smallBytes() const { return small_bytes_; }
+
   uint64_t nextSeq() { return ++seq_; }
   uint64_t seq() const { return seq_; }
 
@@ -80,6 +85,7 @@ class Communicator {
   std::string transport_name_ = "none";
   std::string out_kind_name_, in_kind_name_;
   uint64_t seq_ = 0;
+  size_t small_bytes_ = 0;
 
   std::atomic<bool> failed_{false};
   mutable std::mutex mu_;

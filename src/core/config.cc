@@ -82,6 +82,7 @@ Status Config::FromEnv(Config* out) {
   c.nslots = static_cast<int>(nslots);
   COLL_RETURN_IF_ERROR(EnvInt("COLL_TIMEOUT_MS", 1, int64_t{1} << 40, &c.timeout_ms));
   COLL_RETURN_IF_ERROR(EnvBytes("COLL_SMALL_BYTES", 0, size_t{1} << 30, &c.small_bytes));
+  c.small_bytes_set = std::getenv("COLL_SMALL_BYTES") != nullptr && *std::getenv("COLL_SMALL_BYTES") != '\0';
   COLL_RETURN_IF_ERROR(EnvInt("COLL_SPIN_US", 0, 10000000, &c.spin_us));
   if (const char* v = std::getenv("COLL_JOB_TOKEN")) c.job_token_hex = v;
   *out = c;
@@ -90,9 +91,10 @@ Status Config::FromEnv(Config* out) {
 
 std::string Config::describe() const {
   return StrFormat("COLL_TRANSPORT=%s COLL_SOCKET_IFNAME=%s COLL_CHUNK_BYTES=%zu COLL_NSLOTS=%d COLL_TIMEOUT_MS=%lld "
-                   "COLL_SMALL_BYTES=%zu COLL_SPIN_US=%lld",
+                   "COLL_SMALL_BYTES=%s COLL_SPIN_US=%lld",
                    TransportChoiceName(transport), socket_ifname.empty() ? "(auto)" : socket_ifname.c_str(),
-                   chunk_bytes, nslots, static_cast<long long>(timeout_ms), small_bytes,
+                   chunk_bytes, nslots, static_cast<long long>(timeout_ms),
+                   small_bytes_set ? std::to_string(small_bytes).c_str() : "(per ring)",
                    static_cast<long long>(spin_us));
 }
 

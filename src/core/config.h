@@ -20,6 +20,7 @@ struct Config {
   int nslots = 4;                                      // COLL_NSLOTS: receive slots per link
   int64_t timeout_ms = 300000;                         // COLL_TIMEOUT_MS
   size_t small_bytes = 32 * 1024;                      // COLL_SMALL_BYTES: latency algorithm up to
+  bool small_bytes_set = false;                        //   (unset: chosen per ring, see comm.h)
   int64_t spin_us = 50;                                // COLL_SPIN_US: busy-poll before sleeping
   std::string job_token_hex;                           // COLL_JOB_TOKEN (env bootstrap only)
 
