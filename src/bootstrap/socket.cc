@@ -2,6 +2,8 @@
 // transfers, every wait bounded by a Deadline.
 #include "bootstrap/socket.h"
 
+#include "bootstrap/fd_registry.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -17,14 +19,31 @@
 
 namespace coll {
 
+Fd::Fd(int fd) : fd_(fd) { TrackFd(fd); }
+
 Fd& Fd::operator=(Fd&& o) noexcept {
-  if (this != &o) reset(o.release());
+  if (this != &o) {
+    reset();
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
   return *this;
 }
 
+int Fd::release() {
+  int f = fd_;
+  fd_ = -1;
+  UntrackFd(f);
+  return f;
+}
+
 void Fd::reset(int fd) {
-  if (fd_ >= 0) close(fd_);
+  if (fd_ >= 0) {
+    UntrackFd(fd_);
+    close(fd_);
+  }
   fd_ = fd;
+  TrackFd(fd);
 }
 
 int SockAddr::port() const {

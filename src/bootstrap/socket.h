@@ -12,18 +12,21 @@
 
 namespace coll {
 
-// Owns a file descriptor.
+// Owns a file descriptor. Every descriptor held by an Fd is also known to a process-wide
+// registry (fd_registry.cc): in a child made by fork() -- a trainer's data loader -- they are
+// all pointed at /dev/null, so the child does not keep the parent's sockets alive and a
+// dead parent is still seen as dead by its peers. A child must not use a communicator.
 class Fd {
  public:
   Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  explicit Fd(int fd);
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
   Fd& operator=(Fd&& o) noexcept;
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   ~Fd() { reset(); }
   int get() const { return fd_; }
-  int release() { int f = fd_; fd_ = -1; return f; }
+  int release();  // the caller owns it now (no longer tracked)
   void reset(int fd = -1);
   bool valid() const { return fd_ >= 0; }
 
