@@ -53,12 +53,13 @@ int RawEnum(const E& e) {
   return v;
 }
 
+// count * size * nranks (the largest buffer any collective touches) must fit in size_t.
 Status CheckBuffers(const Communicator& c, const void* sendbuf, const void* recvbuf, size_t count, int raw_dtype,
-                    size_t recv_multiple, bool need_send, bool need_recv) {
+                    bool need_send, bool need_recv) {
   if (!IsValidDtype(raw_dtype)) return InvalidArgument("dtype %d is not a coll_dtype_t", raw_dtype);
   const coll_dtype_t dtype = static_cast<coll_dtype_t>(raw_dtype);
   const size_t es = DtypeSize(dtype);
-  const size_t limit = ~size_t{0} / es / (recv_multiple ? recv_multiple : 1) / static_cast<size_t>(c.nranks());
+  const size_t limit = ~size_t{0} / es / static_cast<size_t>(c.nranks());
   if (count > limit) return InvalidArgument("count %zu of %s overflows the address space", count, DtypeName(dtype));
   if (count == 0) return Status::OK();
   if (need_send && sendbuf == nullptr) return InvalidArgument("sendbuf is NULL with count %zu", count);
@@ -224,7 +225,7 @@ coll_status_t coll_allreduce(const void* sendbuf, void* recvbuf, size_t count, c
       comm, "allreduce",
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), 1, true, true);
+        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, true);
       },
       [&](Communicator& c) { return Allreduce(c, sendbuf, recvbuf, count, dtype, op); });
 }
@@ -235,7 +236,7 @@ coll_status_t coll_broadcast(const void* sendbuf, void* recvbuf, size_t count, c
       comm, "broadcast",
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), 1, c.rank() == root, true);
+        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), c.rank() == root, true);
       },
       [&](Communicator& c) { return Broadcast(c, sendbuf, recvbuf, count, dtype, root); });
 }
@@ -244,7 +245,7 @@ coll_status_t coll_allgather(const void* sendbuf, void* recvbuf, size_t sendcoun
                              coll_comm_t comm) {
   return Collective(
       comm, "allgather",
-      [&](Communicator& c) { return CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), 1, true, true); },
+      [&](Communicator& c) { return CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), true, true); },
       [&](Communicator& c) { return Allgather(c, sendbuf, recvbuf, sendcount, dtype); });
 }
 
@@ -254,7 +255,7 @@ coll_status_t coll_reduce_scatter(const void* sendbuf, void* recvbuf, size_t rec
       comm, "reduce_scatter",
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-        return CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), 1, true, true);
+        return CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), true, true);
       },
       [&](Communicator& c) { return ReduceScatter(c, sendbuf, recvbuf, recvcount, dtype, op); });
 }
@@ -266,7 +267,7 @@ coll_status_t coll_reduce(const void* sendbuf, void* recvbuf, size_t count, coll
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
         COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), 1, true, c.rank() == root);
+        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, c.rank() == root);
       },
       [&](Communicator& c) { return Reduce(c, sendbuf, recvbuf, count, dtype, op, root); });
 }

@@ -28,8 +28,7 @@ Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked,
   const bool shm_ring = one_host && (config.transport == TransportChoice::kAuto ||
                                      config.transport == TransportChoice::kShm);
   c->small_bytes_ = config.small_bytes_set ? config.small_bytes : shm_ring ? 8 * 1024 : 32 * 1024;
-  for (int i = 0; i < nranks; ++i)
-    if (c->ring_[i] == rank) c->pos_ = i;
+  c->pos_ = c->ringPosOf(rank);
   COLL_RETURN_IF_ERROR(c->connectRing(deadline));
   Communicator* raw = c.get();
   c->bootstrap_->startWatchdog([raw](const Status& st) { raw->fail(st, false); });

@@ -56,12 +56,6 @@ TEST_P(AllgatherBarrierTest, AllgatherBlocksLandAtRankOffsets) {
   EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
 }
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 TEST_P(AllgatherBarrierTest, BarrierWaitsForEveryRank) {
   COLL_REQUIRE_TRANSPORT(transport());
   constexpr int kRounds = 3;

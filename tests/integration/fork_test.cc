@@ -18,12 +18,6 @@
 namespace colltest {
 namespace {
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 struct ForkBoard {
   std::atomic<int> iterations[2];
   std::atomic<int> forked;

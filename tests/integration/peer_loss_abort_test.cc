@@ -15,12 +15,6 @@
 namespace colltest {
 namespace {
 
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 struct LossBoard {
   std::atomic<int> iterations[3];
   std::atomic<int64_t> kill_time_ns;

@@ -2,6 +2,8 @@
 // Children die with the parent (PR_SET_PDEATHSIG), so a crashed test leaves no ranks behind.
 #include "support/process_group.h"
 
+#include <time.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -155,6 +157,12 @@ GroupResult ProcessGroup::Wait() {
   }
   result.procs = procs_;
   return result;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {

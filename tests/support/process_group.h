@@ -8,6 +8,7 @@
 #include <csignal>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -72,6 +73,9 @@ class ProcessGroup {
 
 // Polls pred every few milliseconds until it holds or timeout passes; returns pred().
 bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+// CLOCK_MONOTONIC in nanoseconds: comparable across the forked ranks and the parent.
+int64_t NowNs();
 
 // A free TCP port on 127.0.0.1 (bind port 0, read it, close). The caller races others for it.
 int PickFreePort();
