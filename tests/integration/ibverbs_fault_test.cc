@@ -2,7 +2,8 @@
 // error, RNR retries exhausted, a rank killed mid-allreduce, ibv_reg_mr failing and
 // RLIMIT_MEMLOCK too low at init. Every rank must come back with an error, never hang.
 // The faults are injected by softverbs' SOFTVERBS_FAULT_* variables in the victim rank's
-// environment (tests/softverbs/README.md).
+// environment (tests/softverbs/README.md); those tests skip on a real verbs stack
+// (COLL_TEST_IBVERBS_LIB, tests/rxe/run), where the killed rank and the memlock limit run.
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -124,6 +125,7 @@ constexpr const char* kWritesBeforeFault = "160";
 constexpr const char* kReceivesBeforeFault = "320";
 
 TEST_F(IbverbsFaultTest, RemoteAccessErrorFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
@@ -144,6 +146,7 @@ TEST_F(IbverbsFaultTest, RemoteAccessErrorFailsEveryRank) {
 }
 
 TEST_F(IbverbsFaultTest, RnrRetriesExhaustedFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
@@ -175,6 +178,7 @@ TEST_F(IbverbsFaultTest, RankKilledMidAllreduceFailsTheOthers) {
 }
 
 TEST_F(IbverbsFaultTest, RegMrEnomemAtInitFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 4;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
