@@ -21,4 +21,6 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(cmdclass={"build_py": BuildWithOp}, distclass=BinaryDistribution)
+setup(cmdclass={"build_py": BuildWithOp}, distclass=BinaryDistribution,
+      # Beside, not inside, CMake's build/ tree.
+      options={"build": {"build_base": "build-python"}})

@@ -18,6 +18,7 @@ REGISTER_OP("LibcollAllreduce")
     .Input("tensor: T")
     .Output("reduced: T")
     .SetIsStateful()
+    .SetIsDistributedCommunication()  // errors keep their code (Unavailable) inside tf.function
     .SetShapeFn(tensorflow::shape_inference::UnchangedShape);
 
 REGISTER_OP("LibcollGroupedAllreduce")
@@ -27,6 +28,7 @@ REGISTER_OP("LibcollGroupedAllreduce")
     .Input("tensors: T")
     .Output("reduced: T")
     .SetIsStateful()
+    .SetIsDistributedCommunication()  // errors keep their code (Unavailable) inside tf.function
     .SetShapeFn([](InferenceContext* c) {
       for (int i = 0; i < c->num_inputs(); ++i) c->set_output(i, c->input(i));
       return absl::OkStatus();
@@ -39,6 +41,7 @@ REGISTER_OP("LibcollBroadcast")
     .Input("tensor: T")
     .Output("broadcast: T")
     .SetIsStateful()
+    .SetIsDistributedCommunication()  // errors keep their code (Unavailable) inside tf.function
     .SetShapeFn(tensorflow::shape_inference::UnchangedShape);
 
 REGISTER_OP("LibcollAllgather")
@@ -47,6 +50,7 @@ REGISTER_OP("LibcollAllgather")
     .Input("tensor: T")
     .Output("gathered: T")
     .SetIsStateful()
+    .SetIsDistributedCommunication()  // errors keep their code (Unavailable) inside tf.function
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle in = c->input(0), out;
       TF_RETURN_IF_ERROR(c->WithRankAtLeast(in, 1, &in));

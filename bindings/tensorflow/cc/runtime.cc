@@ -201,7 +201,7 @@ bool Runtime::Round() {
       if (e.count == 0) {
         e.by_rank.resize(size_);
         e.present.assign(size_, false);
-        e.first_seen = e.last_warned = now;
+        e.first_seen = now;
       }
       std::string name = a.name;
       e.by_rank[r] = std::move(a);
@@ -400,13 +400,23 @@ coll_status_t Runtime::RunAllgather(Request* r, const std::vector<int64_t>& dim0
   return st;
 }
 
+// At most once per stall_warn_s_, rank 0 names the tensors that have waited that long, grouped
+// by the ranks that have not submitted them yet.
 void Runtime::WarnStalls() {
   if (rank_ != 0 || stall_warn_s_ <= 0) return;
   auto now = Clock::now();
   auto every = std::chrono::duration<double>(stall_warn_s_);
+  if (now - last_stall_check_ < every) return;
+  last_stall_check_ = now;
+  struct Stalled {
+    std::vector<int> have;
+    std::vector<std::string> names;
+    double longest = 0;
+  };
+  std::map<std::vector<int>, Stalled> by_missing;
   for (auto& [name, e] : table_) {
-    if (now - e.last_warned < every) continue;
-    e.last_warned = now;
+    double waited = std::chrono::duration<double>(now - e.first_seen).count();
+    if (waited < stall_warn_s_) continue;
     std::vector<int> have, missing;
     const Announcement* some = nullptr;
     for (int q = 0; q < size_; ++q) {
@@ -417,12 +427,20 @@ void Runtime::WarnStalls() {
         missing.push_back(q);
       }
     }
-    double waited = std::chrono::duration<double>(now - e.first_seen).count();
+    Stalled& s = by_missing[missing];
+    s.have = have;
+    s.longest = std::max(s.longest, waited);
+    s.names.push_back("'" + name + "' (" + Describe(*some) + ")");
+  }
+  for (auto& [missing, s] : by_missing) {
+    std::string list;
+    for (size_t i = 0; i < s.names.size() && i < 4; ++i) list += (i ? ", " : "") + s.names[i];
+    if (s.names.size() > 4) list += ", ...";
     std::fprintf(stderr,
-                 "collective.tensorflow WARNING: tensor '%s' (%s) has waited %.0f s: submitted on "
-                 "%s, not yet on %s (a rank is behind, stuck, or submits other tensors)\n",
-                 name.c_str(), Describe(*some).c_str(), waited, RankList(have).c_str(),
-                 RankList(missing).c_str());
+                 "collective.tensorflow WARNING: %zu tensor(s) submitted on %s have waited up to "
+                 "%.0f s for %s: %s (a rank is behind, stuck, or submits other tensors)\n",
+                 s.names.size(), RankList(s.have).c_str(), s.longest, RankList(missing).c_str(),
+                 list.c_str());
   }
 }
 

@@ -68,7 +68,6 @@ class Runtime {
     std::vector<bool> present;
     int count = 0;
     std::chrono::steady_clock::time_point first_seen;
-    std::chrono::steady_clock::time_point last_warned;
   };
 
   struct Job {  // a ready request and every rank's first dimension (for allgather)
@@ -114,6 +113,7 @@ class Runtime {
   size_t fusion_bytes_ = 64 << 20;
   std::chrono::microseconds cycle_{1000};
   double stall_warn_s_ = 60;
+  std::chrono::steady_clock::time_point last_stall_check_;
   bool trace_ = false;
 };
 

@@ -8,6 +8,7 @@ own process group, and the whole group is ended, so no process is left behind.
 """
 import argparse
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -66,6 +67,10 @@ def main(argv=None):
         t.start()
         pumps.append(t)
 
+    exits = queue.Queue()  # (rank, returncode) in the order the ranks ended
+    for rank, p in enumerate(procs):
+        threading.Thread(target=lambda r=rank, p=p: exits.put((r, p.wait())), daemon=True).start()
+
     interrupted = []
 
     def forward(sig, _frame):
@@ -77,25 +82,24 @@ def main(argv=None):
 
     first_failure = None
     deadline = None
-    while True:
-        running = [p for p in procs if p.poll() is None]
-        if first_failure is None:
-            for p in procs:
-                if p.returncode not in (None, 0):
-                    first_failure = p.returncode
-                    with lock:
-                        out.write(b"collective.run: rank %d exited with %d; stopping the others\n"
-                                  % (procs.index(p), exit_code(p.returncode)))
-                        out.flush()
-                    signal_groups(running, signal.SIGTERM)
-                    deadline = time.monotonic() + grace
-                    break
-        if not running:
-            break
-        if deadline is not None and time.monotonic() > deadline:
-            signal_groups(running, signal.SIGKILL)
-            deadline = None
-        time.sleep(0.05)
+    remaining = len(procs)
+    while remaining:
+        try:
+            rank, rc = exits.get(timeout=0.05)
+        except queue.Empty:
+            if deadline is not None and time.monotonic() > deadline:
+                signal_groups(procs, signal.SIGKILL)
+                deadline = None
+            continue
+        remaining -= 1
+        if rc != 0 and first_failure is None:
+            first_failure = rc
+            with lock:
+                out.write(b"collective.run: rank %d exited with %d; stopping the others\n"
+                          % (rank, exit_code(rc)))
+                out.flush()
+            signal_groups(procs, signal.SIGTERM)
+            deadline = time.monotonic() + grace
     # Descendants a rank left in its group go too.
     signal_groups(procs, signal.SIGKILL)
     for t in pumps:

@@ -1,7 +1,15 @@
 """The collective ops and their gradients."""
 import tensorflow as tf
+from tensorflow.python.framework import auto_control_deps as _acd
 
 from collective.tensorflow.basics import Average, Max, Min, Product, Sum, ops_module, rank, size
+
+# The ops are stateful (never folded, merged or pruned by grappler), but tf.function must not
+# chain them in program order as it does other stateful ops: that would forbid fusion. TF treats
+# its own collectives (CollectiveReduce, NcclAllReduce...) the same way, through this list; the
+# background thread makes any order safe.
+_ASYNC = ("LibcollAllreduce", "LibcollGroupedAllreduce", "LibcollBroadcast", "LibcollAllgather")
+_acd.ASYNC_STATEFUL_OPS = frozenset(_acd.ASYNC_STATEFUL_OPS) | frozenset(_ASYNC)
 
 _OP_NAMES = {Sum: "Sum", Product: "Product", Min: "Min", Max: "Max", Average: "Average"}
 
