@@ -95,7 +95,7 @@ class PeerLost(unittest.TestCase):
             self.assertEqual(procs[n - 1].returncode, -signal.SIGKILL, outs[n - 1])
             for r in range(n - 1):
                 self.assertEqual(procs[r].returncode, 3, outs[r])  # raised within 10 s
-                self.assertRegex(outs[r], r"raised UnavailableError after .*\(tensor '")
+                self.assertRegex(outs[r], r"(?s)raised UnavailableError after .*\(tensor '")
                 print(outs[r].strip().splitlines()[-1])
 
     def test_launcher_ends_everything(self):
