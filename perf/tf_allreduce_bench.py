@@ -114,11 +114,15 @@ def main():
                     sys.exit("coll_allreduce: " + lib.coll_comm_last_error(comm).decode())
             row["capi_s"] = timed(call, iters)
         if strategy is not None:
-            @tf.function
-            def mwms_step(v):
-                return strategy.run(
-                    lambda t: tf.distribute.get_replica_context().all_reduce("sum", t), args=(v,))
-            row["mwms_s"] = timed(lambda: mwms_step(x), max(3, iters // 4))
+            def replica_fn(t):
+                # all_reduce needs a tensor placed on the worker's device.
+                with tf.device(strategy.extended.worker_devices[0]):
+                    t = tf.identity(t)
+                return tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.SUM, t)
+            mwms_step = tf.function(lambda v: strategy.run(replica_fn, args=(v,)))
+            per_replica = strategy.experimental_distribute_values_from_function(lambda _: x)
+            row["mwms_s"] = timed(lambda: mwms_step(per_replica), max(3, iters // 4))
         del x
         factor = 2.0 * (n - 1) / n if n > 1 else 1.0
         for m in ("op", "capi", "mwms"):
