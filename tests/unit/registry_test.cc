@@ -106,11 +106,11 @@ void Handshake(const SharedSettings& client_settings, const SharedSettings& serv
   std::thread client([&] {
     ClientHandshake c(fds[0], token, ConnPurpose::kRingLink, 1, 2, 0, client_settings, "rank 0");
     *client_st = c.run(d);
-    close(fds[0]);  // as a failing rank does: the server sees the connection end
   });
   ServerHandshake server(fds[1], token, ConnPurpose::kRingLink, 0, 2, server_settings);
   *server_st = server.run(d, 1);
   client.join();
+  close(fds[0]);
   close(fds[1]);
 }
 
