@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_exit.h"
 #include "transport/transport.h"
 
 namespace coll {
@@ -113,7 +114,10 @@ Status PostPattern(SendLink* link, uint64_t i, size_t bytes, bool fused) {
 // Forks a child that runs fn and exits with its result (0 = ok); never returns in the child.
 pid_t Fork(const std::function<int()>& fn) {
   pid_t pid = fork();
-  if (pid == 0) _exit(fn());
+  if (pid == 0) {
+    colltest::BeginChild();
+    colltest::EndChild(fn(), -1);  // a gtest failure or a leak in the child fails it too
+  }
   return pid;
 }
 
