@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 #include "support/child_check.h"
 #include "support/process_group.h"
 #include "support/ranks.h"
