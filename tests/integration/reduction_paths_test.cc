@@ -5,6 +5,8 @@
 // of every result is checked against the documented rules applied in the documented order
 // (README "Reduction rules"; support/reference_reduce.h): a 16-bit float result is rounded
 // after every hop, in ring order from the segment's owner, or rank order on the small path.
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -12,6 +14,7 @@
 
 #include "support/child_check.h"
 #include "support/data.h"
+#include "support/float16.h"
 #include "support/reference_reduce.h"
 #include "support/transport_test.h"
 
@@ -125,6 +128,47 @@ TEST_P(ReductionPathsTest, EveryDtypeAndOpBitExactOnEveryPath) {
 }
 
 COLL_INSTANTIATE_TRANSPORTS(ReductionPathsTest, 3);
+
+// The bit-exact check above can tell the documented rule from its alternatives: on these
+// inputs, rounding after every hop differs from one fp32 sum rounded once, and the ring's
+// fold order differs from rank order, in a good share of elements.
+TEST(ReductionRules, PerHopRoundingAndFoldOrderAreObservable) {
+  for (coll_dtype_t dtype : {COLL_FLOAT16, COLL_BFLOAT16, COLL_FLOAT32}) {
+    const int n = 3, kElements = 10000;
+    int differs_from_fp32_sum = 0, differs_by_order = 0, finite = 0;
+    for (size_t i = 0; i < kElements; ++i) {
+      std::vector<uint64_t> in, rotated;
+      for (int r = 0; r < n; ++r) in.push_back(RefInput(dtype, 5, r, i));
+      for (int r = 0; r < n; ++r) rotated.push_back(in[static_cast<size_t>(r + 1) % n]);
+      const uint64_t per_hop = RefFold(dtype, COLL_SUM, in, n);
+      double exact = 0;  // to skip sums with Inf or NaN in them
+      float once = 0;    // fp32 partial sums, rounded to 16 bits once at the end
+      for (uint64_t v : in) {
+        float x;
+        if (dtype == COLL_FLOAT32) {
+          uint32_t b = static_cast<uint32_t>(v);
+          std::memcpy(&x, &b, 4);
+        } else {
+          x = dtype == COLL_FLOAT16 ? HalfToFloat(static_cast<uint16_t>(v)) : Bfloat16ToFloat(static_cast<uint16_t>(v));
+        }
+        once += x;
+        exact += x;
+      }
+      if (!std::isfinite(exact)) continue;
+      ++finite;
+      if (dtype != COLL_FLOAT32) {
+        const uint64_t rounded_once = dtype == COLL_FLOAT16 ? FloatToHalf(once) : FloatToBfloat16(once);
+        differs_from_fp32_sum += rounded_once != per_hop;
+      }
+      differs_by_order += RefFold(dtype, COLL_SUM, rotated, n) != per_hop;
+    }
+    std::printf("%s, 3 ranks, %d finite sums: per-hop rounding differs from one rounded fp32 sum in %d, another "
+                "fold order differs in %d\n",
+                DtypeName(dtype), finite, differs_from_fp32_sum, differs_by_order);
+    if (dtype != COLL_FLOAT32) EXPECT_GT(differs_from_fp32_sum, finite / 20) << DtypeName(dtype);
+    EXPECT_GT(differs_by_order, finite / 100) << DtypeName(dtype);
+  }
+}
 
 }  // namespace
 }  // namespace colltest
