@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -38,6 +39,23 @@ size_t SegmentBytes(size_t nslots, size_t slot_bytes) {
 }
 
 }  // namespace
+
+Status CheckNameMessage(const NameMessage& msg, int peer) {
+  const char* end = static_cast<const char*>(std::memchr(msg.name, 0, sizeof msg.name));
+  bool ok = msg.magic == kSegmentMagic && end != nullptr;
+  const char* p = msg.name;
+  const char kPrefix[] = "/coll-shm-";
+  ok = ok && std::strncmp(p, kPrefix, sizeof kPrefix - 1) == 0;
+  p += ok ? sizeof kPrefix - 1 : 0;
+  const char* digits = p;
+  while (ok && *p >= '0' && *p <= '9') ++p;
+  ok = ok && p > digits && p - digits <= 10 && *p == '-';
+  const char* hex = ++p;
+  while (ok && std::isxdigit(static_cast<unsigned char>(*p)) && !std::isupper(static_cast<unsigned char>(*p))) ++p;
+  ok = ok && p - hex == 16 && p == end;
+  if (!ok) return Internal("rank %d sent a malformed shm segment name", peer);
+  return Status::OK();
+}
 
 Segment::~Segment() {
   unlink();

@@ -54,6 +54,11 @@ struct NameMessage {
   char name[56];  // NUL-terminated
 };
 
+// OK when msg carries the magic and a name of the form Segment::create makes
+// ("/coll-shm-<pid>-<16 hex digits>"). The sender opens and then unlinks that name, so any
+// other name (another program's shm object, a path) is refused before it is touched.
+Status CheckNameMessage(const NameMessage& msg, int peer);
+
 class Segment {
  public:
   Segment() = default;
