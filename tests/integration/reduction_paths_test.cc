@@ -165,7 +165,9 @@ TEST(ReductionRules, PerHopRoundingAndFoldOrderAreObservable) {
     std::printf("%s, 3 ranks, %d finite sums: per-hop rounding differs from one rounded fp32 sum in %d, another "
                 "fold order differs in %d\n",
                 DtypeName(dtype), finite, differs_from_fp32_sum, differs_by_order);
-    if (dtype != COLL_FLOAT32) EXPECT_GT(differs_from_fp32_sum, finite / 20) << DtypeName(dtype);
+    if (dtype != COLL_FLOAT32) {
+      EXPECT_GT(differs_from_fp32_sum, finite / 20) << DtypeName(dtype);
+    }
     EXPECT_GT(differs_by_order, finite / 100) << DtypeName(dtype);
   }
 }
