@@ -7,8 +7,8 @@
 
 #include <cstdlib>
 
-#include "core/log.h"
-#include "core/status.h"
+#include "base/log.h"
+#include "base/status.h"
 
 #if defined(COLL_HAVE_CUDA)
 #include <cuda.h>

@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "core/status.h"
+#include "base/status.h"
 #include "cuda/driver.h"
 
 namespace coll {

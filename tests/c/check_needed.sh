@@ -20,8 +20,8 @@ if [ -n "$undef" ]; then
   echo "undefined CUDA / NCCL symbols: $(echo $undef | head -c 400)"
   status=1
 fi
-if [ "${2:-}" = cuda ] && ! nm "$lib" | grep -qE ' [tT] cudaLaunchKernel$'; then
-  echo "a CUDA build, but the static CUDA runtime (cudaLaunchKernel) is not in the library"
+if [ "${2:-}" = cuda ] && [ "$(nm "$lib" | grep -cE ' [tT] cudaGetErrorString$')" = 0 ]; then
+  echo "a CUDA build, but the static CUDA runtime (cudaGetErrorString) is not in the library"
   status=1
 fi
 [ "$status" -eq 0 ] && echo "dependencies ok"

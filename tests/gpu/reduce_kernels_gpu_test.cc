@@ -14,7 +14,7 @@
 
 #include "collectives/reduce/reduce.h"
 #include "collectives/reduce/reduce_cuda.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 #include "gpu/gpu_check.h"
 #include "support/reduce_inputs.h"
 

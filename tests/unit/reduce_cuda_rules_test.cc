@@ -13,7 +13,7 @@
 
 #include "collectives/reduce/reduce.h"
 #include "collectives/reduce/reduce_dispatch.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 #include "support/reduce_inputs.h"
 
 namespace coll {

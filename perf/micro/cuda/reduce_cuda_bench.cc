@@ -16,7 +16,7 @@
 
 #include "collectives/reduce/half.h"
 #include "collectives/reduce/reduce_cuda.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 namespace {

@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "collectives/reduce/reduce_cuda_rules.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 namespace cuda {

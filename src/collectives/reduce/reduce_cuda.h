@@ -9,7 +9,7 @@
 #include <cstddef>
 
 #include "collective.h"
-#include "core/status.h"
+#include "base/status.h"
 
 namespace coll {
 namespace cuda {
