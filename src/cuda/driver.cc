@@ -4,7 +4,9 @@
 #include "cuda/driver.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 
+#include <atomic>
 #include <cstdlib>
 
 #include "base/log.h"
@@ -46,7 +48,13 @@ bool BindAll(void* lib, CudaDriver* d) {
   return false;
 }
 
+// Set in a child forked after the driver was loaded: CUDA cannot be used there (the driver is
+// not fork-safe), and no device memory of the parent is usable in it either.
+std::atomic<bool> g_forked{false};
+void MarkForked() { g_forked.store(true, std::memory_order_relaxed); }
+
 CudaDriver LoadOnceFromEnv() {
+  pthread_atfork(nullptr, nullptr, &MarkForked);
   const char* env = std::getenv("COLL_CUDA_LIB");
   CudaDriver d = LoadCudaDriver(env != nullptr && *env != '\0' ? env : "libcuda.so.1");
   if (d.usable) {
@@ -96,6 +104,15 @@ CudaDriver LoadCudaDriver(const std::string& path) {
 
 const CudaDriver& CudaDriverOnce() {
   static const CudaDriver driver = LoadOnceFromEnv();
+  if (g_forked.load(std::memory_order_relaxed)) {
+    static const CudaDriver forked = [] {
+      CudaDriver d;
+      d.path = driver.path;
+      d.why = "this process was forked after the CUDA driver was loaded";
+      return d;
+    }();
+    return forked;
+  }
   return driver;
 }
 

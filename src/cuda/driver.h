@@ -47,7 +47,8 @@ struct CudaDriver {
 CudaDriver LoadCudaDriver(const std::string& path);
 
 // The process's driver: COLL_CUDA_LIB (default libcuda.so.1) loaded on first use, the outcome
-// printed once at COLL_DEBUG=INFO.
+// printed once at COLL_DEBUG=INFO. In a child forked after that, a driver that is not usable
+// (CUDA does not survive fork; every buffer there is host memory).
 const CudaDriver& CudaDriverOnce();
 
 }  // namespace cuda

@@ -5,6 +5,10 @@
 #include "cuda/pointer_kind.h"
 
 #include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <cstddef>
 #include <string>
@@ -191,6 +195,29 @@ TEST_F(FakeDriverTest, DeviceBuffersOnOneDevicePassWhereSupported) {
   EXPECT_TRUE(any_device);
   EXPECT_TRUE(Check(DeviceSupport::kDevice, g_dev0, nullptr, &any_device).ok());  // NULL is skipped
   EXPECT_TRUE(any_device);
+}
+
+// The process's driver (COLL_CUDA_LIB = fakecuda here) is usable in the process that loaded it
+// and not in a child forked afterwards, where every buffer is host memory.
+TEST_F(FakeDriverTest, ForkedChildTreatsEveryBufferAsHost) {
+  ASSERT_EQ(setenv("COLL_CUDA_LIB", COLL_TEST_FAKECUDA_LIB, 1), 0);
+  const CudaDriver& parent = CudaDriverOnce();
+  ASSERT_TRUE(parent.usable) << parent.why;
+  PointerInfo info;
+  ASSERT_TRUE(ClassifyPointer(parent, "sendbuf", g_dev0, &info).ok());
+  EXPECT_EQ(info.kind, PointerKind::kDevice);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const CudaDriver& child = CudaDriverOnce();
+    PointerInfo in_child;
+    const bool host = ClassifyPointer(child, "sendbuf", g_dev0, &in_child).ok() && in_child.kind == PointerKind::kHost;
+    _exit(!child.usable && child.why == "this process was forked after the CUDA driver was loaded" && host ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the forked child still used the driver";
+  EXPECT_TRUE(CudaDriverOnce().usable);
 }
 
 }  // namespace
