@@ -2,6 +2,11 @@
 // connected to the root: a watchdog thread reports a peer that dies (its socket closes
 // without a goodbye) or an error another rank reported, so every survivor fails within
 // moments instead of hanging. Data never moves here.
+// The root takes joiners concurrently (acceptor.h): a stranger's connection is dropped and
+// logged, never waited on. It keeps its listener until the communicator is destroyed: a
+// process that proves this job's token and claims a rank already taken is a second job on
+// the same address, and both jobs fail saying so. A rank that dies, or a root that fails,
+// during the rendezvous is reported to every joined rank at once, with the reason.
 // Thread-safety: Create/peers from the owning thread; reportFatal from any thread.
 #pragma once
 
@@ -13,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "bootstrap/acceptor.h"
 #include "bootstrap/handshake.h"
 #include "bootstrap/socket.h"
 #include "bootstrap/unique_id.h"
@@ -50,19 +56,29 @@ class Bootstrap {
 
  private:
   Bootstrap(int rank, int nranks) : rank_(rank), nranks_(nranks) {}
-  Status rootGather(const Deadline& deadline, Fd listener);
+  Status rootGather(const Config& config, const Deadline& deadline);
+  Status admit(Acceptor::Result& joiner, int* joined);
+  void joinHandshake(int fd, const Deadline& d, Acceptor::Outcome* out);
+  bool claim(int rank);
+  void tellJoined(const Status& st);
   Status joinRoot(const SockAddr& root, const Config& config, const Deadline& deadline);
   Status openDataListener(const SockAddr& like, const Config& config);
   void watchLoop();
   bool handleFrame(size_t index);
+  void serveLateJoiners();
   void forward(int type, const Status& st, int origin, int except_rank);
   void fatal(const Status& st);
 
   int rank_, nranks_;
   Token token_{};
   HandshakeParams params_;
+  std::string root_text_;          // COLL_ROOT_ADDR / the id's address, for messages
   std::vector<PeerInfo> peers_;
   Fd data_listener_;
+  Fd root_listener_;               // root: kept open to catch a second job on the address
+  std::unique_ptr<Acceptor> acceptor_;  // root: handshakes on root_listener_
+  std::mutex claim_mu_;
+  std::vector<bool> claimed_;      // root: ranks that proved the token; guarded by claim_mu_
   std::vector<Fd> ctl_;            // root: index = rank (ctl_[0] unused); others: ctl_[0] = root
   std::vector<bool> ctl_closed_;   // peer said goodbye or was reported
   std::mutex write_mu_;            // serialises frames written on ctl_

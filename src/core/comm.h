@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bootstrap/acceptor.h"
 #include "bootstrap/bootstrap.h"
 #include "core/config.h"
 #include "core/deadline.h"
@@ -72,6 +73,9 @@ class Communicator {
  private:
   Communicator(int nranks, int rank, const Config& config) : nranks_(nranks), rank_(rank), config_(config) {}
   Status connectRing(const Deadline& deadline);
+  Status connectNeighbour(const SockAddr& addr, const Deadline& deadline, const std::string& what, Fd* out);
+  Status awaitNeighbour(Acceptor& acceptor, int left, const Deadline& deadline, Fd* out);
+  Status initFailed(const Status& st);
   Status chooseTransport(int peer, TransportKind* kind) const;
   void logSetup() const;
 
