@@ -130,7 +130,7 @@ Status InitEnv(coll_comm_t* out) {
     return InvalidArgument("COLL_ROOT_ADDR is not set: give every rank host:port where rank 0 listens");
   UniqueId id;
   COLL_RETURN_IF_ERROR(ParseHostPort(root, &id.root).withContext("COLL_ROOT_ADDR: "));
-  COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, &id.token));
+  COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, rank == 0, &id.token));
   return InitComm(out, nranks, rank, id, Fd(), config);
 }
 
