@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "bootstrap/socket.h"
-#include "core/deadline.h"
-#include "core/status.h"
+#include "base/socket.h"
+#include "base/deadline.h"
+#include "base/status.h"
 
 namespace coll {
 

@@ -10,7 +10,7 @@
 
 #include "bootstrap/control_frame.h"
 #include "bootstrap/handshake.h"
-#include "core/log.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {

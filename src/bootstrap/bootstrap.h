@@ -20,10 +20,10 @@
 
 #include "bootstrap/acceptor.h"
 #include "bootstrap/handshake.h"
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 #include "bootstrap/unique_id.h"
-#include "core/config.h"
-#include "core/status.h"
+#include "base/config.h"
+#include "base/status.h"
 
 namespace coll {
 

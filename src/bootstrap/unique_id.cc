@@ -10,8 +10,8 @@
 #include <map>
 #include <mutex>
 
-#include "core/deadline.h"
-#include "core/log.h"
+#include "base/deadline.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {

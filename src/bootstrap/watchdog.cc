@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "bootstrap/bootstrap.h"
+#include "base/log.h"
 #include "bootstrap/control_frame.h"
-#include "core/log.h"
 
 namespace coll {
 

@@ -5,7 +5,7 @@
 // step t is reduced.
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

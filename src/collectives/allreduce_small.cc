@@ -6,7 +6,7 @@
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
 #include "collectives/reduce/reduce.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

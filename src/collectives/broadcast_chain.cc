@@ -3,7 +3,7 @@
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
 #include "collectives/stream_copy.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -11,8 +11,8 @@
 
 #include "collectives/reduce/reduce.h"
 #include "collectives/stream_copy.h"
-#include "core/dtype.h"
-#include "core/log.h"
+#include "base/dtype.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {

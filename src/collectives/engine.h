@@ -5,7 +5,7 @@
 #pragma once
 
 #include "collectives/schedule.h"
-#include "core/comm.h"
+#include "comm/comm.h"
 
 namespace coll {
 

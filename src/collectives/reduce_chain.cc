@@ -3,7 +3,7 @@
 // every link carries the buffer once and only the root writes recvbuf.
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -3,7 +3,7 @@
 // block. Partial sums live in the communicator's scratch (sendbuf is read-only).
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -5,8 +5,8 @@
 #include "collectives/collectives.h"
 #include "collectives/engine.h"
 #include "collectives/reduce/reduce.h"
-#include "core/dtype.h"
-#include "core/log.h"
+#include "base/dtype.h"
+#include "base/log.h"
 
 namespace coll {
 

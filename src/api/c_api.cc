@@ -6,9 +6,9 @@
 
 #include "bootstrap/unique_id.h"
 #include "collectives/collectives.h"
-#include "core/comm.h"
-#include "core/dtype.h"
-#include "core/log.h"
+#include "comm/comm.h"
+#include "base/dtype.h"
+#include "base/log.h"
 
 struct coll_comm {
   std::unique_ptr<coll::Communicator> impl;

@@ -9,8 +9,8 @@
 
 #include "bootstrap/acceptor.h"
 #include "bootstrap/handshake.h"
-#include "core/comm.h"
-#include "core/log.h"
+#include "comm/comm.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {
