@@ -82,6 +82,10 @@ HandshakeParams ConfigParams(const Config& config) {
   p.names[0] = "COLL_CHUNK_BYTES";
   p.names[1] = "COLL_NSLOTS";
   p.names[2] = "COLL_TRANSPORT";
+  p.text[2] = [](uint64_t v) {
+    return v <= static_cast<uint64_t>(TransportChoice::kIbverbs) ? TransportChoiceName(static_cast<TransportChoice>(v))
+                                                                  : "unknown";
+  };
   p.values[3] = config.small_bytes_set ? config.small_bytes + 1 : 0;
   p.names[3] = "COLL_SMALL_BYTES";
   p.unset_is_zero[3] = true;

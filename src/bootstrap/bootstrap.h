@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "bootstrap/acceptor.h"
+#include "bootstrap/control_frame.h"
 #include "bootstrap/handshake.h"
 #include "base/socket.h"
 #include "bootstrap/unique_id.h"
@@ -54,6 +56,13 @@ class Bootstrap {
   // Tells every other rank (through the root) that this rank failed with st.
   void reportFatal(const Status& st);
 
+  // Where every rank is, for a timeout's blame: the sequence number of the latest collective
+  // each rank started (as its `progress` function, set before startWatchdog, says), or -1 for
+  // a rank that did not answer within wait_ms (stopped or hung). False when the root did not
+  // answer. Any thread but the watchdog's; one query at a time per process is enough.
+  bool rankProgress(int64_t wait_ms, std::vector<int64_t>* seqs);
+  void setProgressFn(std::function<int64_t()> fn) { progress_fn_ = std::move(fn); }
+
  private:
   Bootstrap(int rank, int nranks) : rank_(rank), nranks_(nranks) {}
   Status rootGather(const Config& config, const Deadline& deadline);
@@ -66,6 +75,10 @@ class Bootstrap {
   void watchLoop();
   bool handleFrame(size_t index);
   void serveLateJoiners();
+  void startProgressQuery(int requester, int64_t wait_ms);  // root; progress_mu_ held
+  void finishProgressQuery();                                // root; progress_mu_ held
+  void onProgressFrame(int peer, const FrameHeader& h, const std::string& payload);
+  int watchTimeoutMs();
   void forward(int type, const Status& st, int origin, int except_rank);
   void fatal(const Status& st);
 
@@ -87,6 +100,16 @@ class Bootstrap {
   std::thread watchdog_;
   FatalFn on_fatal_;
   std::once_flag fatal_once_;
+
+  std::function<int64_t()> progress_fn_;
+  std::mutex progress_mu_;
+  std::condition_variable progress_cv_;
+  bool collecting_ = false;                  // root: a progress query is out; guarded by progress_mu_
+  int64_t collect_until_us_ = 0;             // root
+  std::vector<int64_t> collected_;           // root: answers so far
+  std::vector<int> requesters_;              // root: who asked (0: this process)
+  bool progress_ready_ = false;              // the answer for this process arrived
+  std::vector<int64_t> progress_;            // that answer
 };
 
 }  // namespace coll

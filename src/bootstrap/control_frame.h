@@ -1,6 +1,7 @@
 // Frames on the control channel between the root and every rank: the rank table that ends
-// the rendezvous, a fatal error with its reason (so every rank reports the root cause), and
-// a goodbye. Header then `len` bytes of payload. Blocking with a deadline; thread-compatible.
+// the rendezvous, a fatal error with its reason (so every rank reports the root cause), the
+// progress query that lets a timeout name the rank that has not reached a collective, and a
+// goodbye. Header then `len` bytes of payload. Blocking with a deadline; thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,19 @@
 
 namespace coll {
 
-enum FrameType : uint32_t { kFrameBye = 1, kFrameFatal = 2, kFrameTable = 3 };
+// kFrameAskProgress (rank -> root) asks where every rank is; the root sends kFrameProgressQuery
+// to every rank, each answers kFrameProgressReply (payload: the int64 sequence number of the
+// latest collective it started), and the root sends the asker kFrameProgressTable (one int64
+// per rank, -1 for a rank that did not answer in time: stopped or hung).
+enum FrameType : uint32_t {
+  kFrameBye = 1,
+  kFrameFatal = 2,
+  kFrameTable = 3,
+  kFrameAskProgress = 4,
+  kFrameProgressQuery = 5,
+  kFrameProgressReply = 6,
+  kFrameProgressTable = 7,
+};
 
 struct FrameHeader {
   uint32_t type;

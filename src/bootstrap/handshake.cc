@@ -36,6 +36,7 @@ int ParamsDiffer(const uint64_t a[kHandshakeParams], const uint64_t b[kHandshake
 }
 
 std::string ParamText(const HandshakeParams& p, int i, uint64_t v) {
+  if (p.text[i] != nullptr) return p.text[i](v);
   if (p.unset_is_zero[i]) return v == 0 ? "unset" : std::to_string(v - 1);
   return std::to_string(v);
 }

@@ -26,6 +26,8 @@ struct HandshakeParams {
   uint64_t values[kHandshakeParams] = {0, 0, 0, 0};
   const char* names[kHandshakeParams] = {"", "", "", ""};  // for messages ("COLL_CHUNK_BYTES", ...)
   bool unset_is_zero[kHandshakeParams] = {};  // value is setting + 1, 0 meaning "unset"
+  // How to print a value in messages ("tcp" rather than 1); null prints the number.
+  const char* (*text[kHandshakeParams])(uint64_t value) = {};
 };
 
 struct HandshakeMsg {

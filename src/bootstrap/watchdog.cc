@@ -72,7 +72,10 @@ bool Bootstrap::handleFrame(size_t index) {
     return false;
   }
   if (h.type == kFrameBye) return false;
-  if (h.type != kFrameFatal) return true;
+  if (h.type != kFrameFatal) {
+    onProgressFrame(peer, h, text);
+    return true;
+  }
   Status reported(static_cast<coll_status_t>(h.code), text);
   if (rank_ == 0) forward(kFrameFatal, reported, h.origin, h.origin);
   fatal(reported);
@@ -112,8 +115,14 @@ void Bootstrap::watchLoop() {
       index.push_back(i);
     }
     if (stopping_) return;
-    if (poll(fds.data(), fds.size(), -1) < 0) continue;
+    if (poll(fds.data(), fds.size(), watchTimeoutMs()) < 0) continue;
     if (stopping_) return;
+    if (fds[0].revents) {
+      uint64_t v;
+      ssize_t ignored = read(wake_.get(), &v, sizeof v);  // a progress query started
+      (void)ignored;
+    }
+    watchTimeoutMs();  // ends a progress query whose time is up
     if (acceptor_ && fds[1].revents) serveLateJoiners();
     for (size_t k = first; k < fds.size(); ++k) {
       if (fds[k].revents == 0) continue;

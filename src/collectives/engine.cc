@@ -76,6 +76,7 @@ class Engine {
   Status checkMeta(const ChunkMeta& got) const;
   Status wait(int round);
   Status timeoutError() const;
+  Status neighbourTimeout() const;
 
   Communicator& comm_;
   const Schedule& s_;
@@ -187,7 +188,21 @@ Status Engine::pumpSends(bool* progressed) {
   return Status::OK();
 }
 
+// A timeout names the ranks that have not reached this collective when the root can tell
+// (a stopped or busy rank, not the innocent neighbour in between), then what this rank
+// waited for.
 Status Engine::timeoutError() const {
+  Status waited = neighbourTimeout();
+  const std::string laggards = comm_.laggards(d_.seq);
+  if (laggards.empty()) return waited;
+  const std::string& detail = waited.message();
+  const size_t what = std::min(detail.find("waiting"), detail.size());
+  return Timeout("%s timed out after %lld ms without progress on rank %d: %s (this rank was %s)",
+                 DescribeCall(d_).c_str(), static_cast<long long>(comm_.config().timeout_ms), comm_.rank(),
+                 laggards.c_str(), detail.substr(what).c_str());
+}
+
+Status Engine::neighbourTimeout() const {
   const long long ms = static_cast<long long>(comm_.config().timeout_ms);
   if (recv_.step < s_.recvs.size())
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to send chunk %zu of "

@@ -35,6 +35,7 @@ Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked,
   // The watchdog runs from here on: a rank that dies (or fails) while the ring connects is
   // reported to every rank at once, not at COLL_TIMEOUT_MS.
   Communicator* raw = c.get();
+  c->bootstrap_->setProgressFn([raw] { return static_cast<int64_t>(raw->seq()); });
   c->bootstrap_->startWatchdog([raw](const Status& st) { raw->fail(st, false); });
   Status st = c->connectRing(deadline);
   if (!st.ok()) return c->initFailed(st);
@@ -52,6 +53,22 @@ Status Communicator::initFailed(const Status& st) {
   if (failed()) return failure();
   fail(st, true);
   return st;
+}
+
+std::string Communicator::laggards(uint64_t seq) {
+  std::vector<int64_t> seqs;
+  if (!bootstrap_ || !bootstrap_->rankProgress(500, &seqs)) return "";
+  std::string out;
+  int count = 0;
+  for (int r = 0; r < static_cast<int>(seqs.size()); ++r) {
+    if (seqs[r] >= static_cast<int64_t>(seq)) continue;
+    out += out.empty() ? "" : ", ";
+    out += seqs[r] < 0 ? StrFormat("rank %d (stopped or hung: it did not answer)", r)
+                       : StrFormat("rank %d (still at collective #%lld)", r, static_cast<long long>(seqs[r]));
+    ++count;
+  }
+  if (count == 0) return "";
+  return out + (count == 1 ? " has" : " have") + StrFormat(" not reached collective #%llu", (unsigned long long)seq);
 }
 
 Communicator::~Communicator() {
