@@ -55,7 +55,7 @@ Status RecvBlob(int fd, std::string* blob, const Deadline& d, const std::string&
 
 // A rank 0 that cannot bind the root address: if a root with this job's token listens
 // there, that is a second job on the address; saying so makes that root fail its job too.
-Status AnnounceSecondRoot(const SockAddr& root, const Token& token, int nranks, const HandshakeParams& params) {
+Status AnnounceSecondRoot(const SockAddr& root, const Token& token, int nranks, const SharedSettings& params) {
   Fd conn;
   Deadline d = Deadline::In(2000);
   if (!ConnectRetry(root, Deadline::In(200), "the root address", &conn).ok()) return Status::OK();
@@ -74,30 +74,10 @@ std::string MissingRanks(const std::vector<PeerInfo>& peers) {
 
 }  // namespace
 
-HandshakeParams ConfigParams(const Config& config) {
-  HandshakeParams p;
-  p.values[0] = config.chunk_bytes;
-  p.values[1] = static_cast<uint64_t>(config.nslots);
-  p.values[2] = static_cast<uint64_t>(config.transport);
-  p.names[0] = "COLL_CHUNK_BYTES";
-  p.names[1] = "COLL_NSLOTS";
-  p.names[2] = "COLL_TRANSPORT";
-  p.text[2] = [](uint64_t v) {
-    return v <= static_cast<uint64_t>(TransportChoice::kIbverbs) ? TransportChoiceName(static_cast<TransportChoice>(v))
-                                                                  : "unknown";
-  };
-  p.values[3] = config.small_bytes_set ? config.small_bytes + 1 : 0;
-  p.names[3] = "COLL_SMALL_BYTES";
-  p.unset_is_zero[3] = true;
-  return p;
-}
-
 Status Bootstrap::Create(int rank, int nranks, const UniqueId& id, Fd root_listener, const Config& config,
-                         const std::string& host_id, std::unique_ptr<Bootstrap>* out) {
+                         const SharedSettings& shared, const std::string& host_id, std::unique_ptr<Bootstrap>* out) {
   std::unique_ptr<Bootstrap> b(new Bootstrap(rank, nranks));
   b->token_ = id.token;
-  b->params_ = ConfigParams(config);
-  b->root_text_ = id.root.str();
   b->peers_.resize(nranks);
   b->wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!b->wake_.valid()) return ErrnoError(errno, "eventfd");
@@ -107,7 +87,7 @@ Status Bootstrap::Create(int rank, int nranks, const UniqueId& id, Fd root_liste
       SockAddr addr = id.root;
       Status st = Listen(&addr, 1024, &root_listener);
       if (!st.ok()) {
-        COLL_RETURN_IF_ERROR(AnnounceSecondRoot(id.root, id.token, nranks, b->params_)
+        COLL_RETURN_IF_ERROR(AnnounceSecondRoot(id.root, id.token, nranks, b->shared_)
                                  .withContext("rank 0 cannot listen on the root address " + id.root.str() + ": "));
         return st.withContext("rank 0 cannot listen on the root address: ");
       }
@@ -142,7 +122,7 @@ bool Bootstrap::claim(int rank) {
 
 // On a handshake thread: authenticate, claim the rank, read the joiner's record.
 void Bootstrap::joinHandshake(int fd, const Deadline& d, Acceptor::Outcome* out) {
-  ServerHandshake server(fd, token_, ConnPurpose::kBootstrap, 0, nranks_, params_);
+  ServerHandshake server(fd, token_, ConnPurpose::kBootstrap, 0, nranks_, shared_);
   Status st = server.answerHello(d, -1);
   if (st.ok()) st = server.judge(d, [this](int r) { return claim(r); });
   out->proved = server.proved();
@@ -243,7 +223,7 @@ Status Bootstrap::joinRoot(const SockAddr& root, const Config& config, const Dea
   ctl_.resize(1);
   const std::string what = "the root (rank 0) at " + root.str();
   COLL_RETURN_IF_ERROR(ConnectRetry(root, deadline, "the root (rank 0)", &ctl_[0]));
-  ClientHandshake client(ctl_[0].get(), token_, ConnPurpose::kBootstrap, rank_, nranks_, 0, params_, what);
+  ClientHandshake client(ctl_[0].get(), token_, ConnPurpose::kBootstrap, rank_, nranks_, 0, shared_, what);
   COLL_RETURN_IF_ERROR(client.run(deadline));
   SockAddr local;
   COLL_RETURN_IF_ERROR(LocalAddress(ctl_[0].get(), &local));

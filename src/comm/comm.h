@@ -15,6 +15,7 @@
 #include "base/config.h"
 #include "base/deadline.h"
 #include "base/status.h"
+#include "comm/settings.h"
 #include "transport/link.h"
 #include "transport/transport.h"
 
@@ -80,7 +81,6 @@ class Communicator {
   Status connectNeighbour(const SockAddr& addr, const Deadline& deadline, const std::string& what, Fd* out);
   Status awaitNeighbour(Acceptor& acceptor, int left, const Deadline& deadline, Fd* out);
   Status initFailed(const Status& st);
-  Status chooseTransport(int peer, TransportKind* kind) const;
   void logSetup() const;
 
   const int nranks_, rank_;
