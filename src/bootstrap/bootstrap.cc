@@ -78,6 +78,8 @@ Status Bootstrap::Create(int rank, int nranks, const UniqueId& id, Fd root_liste
                          const SharedSettings& shared, const std::string& host_id, std::unique_ptr<Bootstrap>* out) {
   std::unique_ptr<Bootstrap> b(new Bootstrap(rank, nranks));
   b->token_ = id.token;
+  b->shared_ = shared;
+  b->root_text_ = id.root.str();
   b->peers_.resize(nranks);
   b->wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!b->wake_.valid()) return ErrnoError(errno, "eventfd");
