@@ -143,6 +143,8 @@ Status InitEnv(coll_comm_t* out) {
     return InvalidArgument("COLL_ROOT_ADDR is not set: give every rank host:port where rank 0 listens");
   UniqueId id;
   COLL_RETURN_IF_ERROR(ParseHostPort(root, &id.root).withContext("COLL_ROOT_ADDR: "));
+  if (id.root.port() == 0)  // a port the OS would pick: the other ranks could never find it
+    return InvalidArgument("COLL_ROOT_ADDR: '%s': the port must be a number from 1 to 65535, got '0'", root);
   COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, rank == 0, &id.token));
   return InitComm(out, nranks, rank, id, Fd(), config);
 }
