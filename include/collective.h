@@ -79,6 +79,8 @@ COLL_API coll_status_t coll_comm_init(coll_comm_t* comm, int nranks, int rank,
  * PMI_RANK/PMI_SIZE) and COLL_ROOT_ADDR=host:port, where rank 0 listens. */
 COLL_API coll_status_t coll_comm_init_env(coll_comm_t* comm);
 
+/* Frees the communicator. Like free(), calling it twice on one handle, or using a handle
+ * after it, is undefined behaviour (the handle's memory is gone). */
 COLL_API coll_status_t coll_comm_destroy(coll_comm_t comm);
 
 /* Makes every pending and later call on comm return COLL_ERR_ABORTED. Any thread. The

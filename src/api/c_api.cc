@@ -78,6 +78,19 @@ Status CheckOp(int raw_op) {
   return Status::OK();
 }
 
+// The two buffers of a call may be the same (in place, when `in_place` says they are
+// placed as the call's in-place form) or apart; a partial overlap would let the collective
+// overwrite input it has not read yet, so it is rejected.
+Status CheckOverlap(const void* sendbuf, size_t send_bytes, const void* recvbuf, size_t recv_bytes, bool in_place) {
+  if (in_place || send_bytes == 0 || recv_bytes == 0 || sendbuf == nullptr || recvbuf == nullptr)
+    return Status::OK();
+  const uintptr_t s = reinterpret_cast<uintptr_t>(sendbuf), r = reinterpret_cast<uintptr_t>(recvbuf);
+  if (s + send_bytes <= r || r + recv_bytes <= s) return Status::OK();
+  return InvalidArgument("sendbuf (%zu bytes) and recvbuf (%zu bytes) overlap without being in place: pass the same "
+                         "buffer for in place (see the README), or buffers that do not overlap",
+                         send_bytes, recv_bytes);
+}
+
 Status CheckRoot(const Communicator& c, int root) {
   if (root < 0 || root >= c.nranks())
     return InvalidArgument("root %d is out of range for %d ranks", root, c.nranks());
@@ -136,7 +149,9 @@ Status InitEnv(coll_comm_t* out) {
     return InvalidArgument("COLL_ROOT_ADDR is not set: give every rank host:port where rank 0 listens");
   UniqueId id;
   COLL_RETURN_IF_ERROR(ParseHostPort(root, &id.root).withContext("COLL_ROOT_ADDR: "));
-  COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, &id.token));
+  if (id.root.port() == 0)  // a port the OS would pick: the other ranks could never find it
+    return InvalidArgument("COLL_ROOT_ADDR: '%s': the port must be a number from 1 to 65535, got '0'", root);
+  COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, rank == 0, &id.token));
   return InitComm(out, nranks, rank, id, Fd(), config);
 }
 
@@ -231,7 +246,9 @@ coll_status_t coll_allreduce(const void* sendbuf, void* recvbuf, size_t count, c
       comm, "allreduce",
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, true);
+        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, true));
+        const size_t bytes = count * DtypeSize(dtype);
+        return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
       },
       [&](Communicator& c) { return Allreduce(c, sendbuf, recvbuf, count, dtype, op); });
 }
@@ -242,7 +259,10 @@ coll_status_t coll_broadcast(const void* sendbuf, void* recvbuf, size_t count, c
       comm, "broadcast",
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), c.rank() == root, true);
+        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), c.rank() == root, true));
+        const size_t bytes = count * DtypeSize(dtype);
+        if (c.rank() != root) return Status::OK();  // sendbuf is not read
+        return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
       },
       [&](Communicator& c) { return Broadcast(c, sendbuf, recvbuf, count, dtype, root); });
 }
@@ -251,7 +271,13 @@ coll_status_t coll_allgather(const void* sendbuf, void* recvbuf, size_t sendcoun
                              coll_comm_t comm) {
   return Collective(
       comm, "allgather",
-      [&](Communicator& c) { return CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), true, true); },
+      [&](Communicator& c) {
+        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), true, true));
+        const size_t bytes = sendcount * DtypeSize(dtype);
+        const bool in_place = static_cast<const char*>(sendbuf) ==
+                              static_cast<const char*>(recvbuf) + static_cast<size_t>(c.rank()) * bytes;
+        return CheckOverlap(sendbuf, bytes, recvbuf, bytes * static_cast<size_t>(c.nranks()), in_place);
+      },
       [&](Communicator& c) { return Allgather(c, sendbuf, recvbuf, sendcount, dtype); });
 }
 
@@ -261,7 +287,11 @@ coll_status_t coll_reduce_scatter(const void* sendbuf, void* recvbuf, size_t rec
       comm, "reduce_scatter",
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-        return CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), true, true);
+        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), true, true));
+        const size_t bytes = recvcount * DtypeSize(dtype);
+        const bool in_place = static_cast<const char*>(recvbuf) ==
+                              static_cast<const char*>(sendbuf) + static_cast<size_t>(c.rank()) * bytes;
+        return CheckOverlap(sendbuf, bytes * static_cast<size_t>(c.nranks()), recvbuf, bytes, in_place);
       },
       [&](Communicator& c) { return ReduceScatter(c, sendbuf, recvbuf, recvcount, dtype, op); });
 }
@@ -273,7 +303,10 @@ coll_status_t coll_reduce(const void* sendbuf, void* recvbuf, size_t count, coll
       [&](Communicator& c) {
         COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
         COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, c.rank() == root);
+        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, c.rank() == root));
+        const size_t bytes = count * DtypeSize(dtype);
+        if (c.rank() != root) return Status::OK();  // recvbuf is not written
+        return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
       },
       [&](Communicator& c) { return Reduce(c, sendbuf, recvbuf, count, dtype, op, root); });
 }

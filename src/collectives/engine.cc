@@ -76,6 +76,7 @@ class Engine {
   Status checkMeta(const ChunkMeta& got) const;
   Status wait(int round);
   Status timeoutError() const;
+  Status neighbourTimeout() const;
 
   Communicator& comm_;
   const Schedule& s_;
@@ -187,7 +188,21 @@ Status Engine::pumpSends(bool* progressed) {
   return Status::OK();
 }
 
+// A timeout names the ranks that have not reached this collective when the root can tell
+// (a stopped or busy rank, not the innocent neighbour in between), then what this rank
+// waited for.
 Status Engine::timeoutError() const {
+  Status waited = neighbourTimeout();
+  const std::string laggards = comm_.laggards(d_.seq);
+  if (laggards.empty()) return waited;
+  const std::string& detail = waited.message();
+  const size_t what = std::min(detail.find("waiting"), detail.size());
+  return Timeout("%s timed out after %lld ms without progress on rank %d: %s (this rank was %s)",
+                 DescribeCall(d_).c_str(), static_cast<long long>(comm_.config().timeout_ms), comm_.rank(),
+                 laggards.c_str(), detail.substr(what).c_str());
+}
+
+Status Engine::neighbourTimeout() const {
   const long long ms = static_cast<long long>(comm_.config().timeout_ms);
   if (recv_.step < s_.recvs.size())
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to send chunk %zu of "
@@ -198,8 +213,11 @@ Status Engine::timeoutError() const {
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to free a slot for "
                    "chunk %zu of step %zu",
                    DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.right()->peer(), send_.chunk, send_.step);
-  return Timeout("%s timed out after %lld ms on rank %d, waiting for its last sends to rank %d to drain",
-                 DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.right()->peer());
+  if (!comm_.right()->idle())
+    return Timeout("%s timed out after %lld ms on rank %d, waiting for its last sends to rank %d to drain",
+                   DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.right()->peer());
+  return Timeout("%s timed out after %lld ms on rank %d, waiting to hand its last slots back to rank %d",
+                 DescribeCall(d_).c_str(), ms, comm_.rank(), comm_.left()->peer());
 }
 
 // Sleeps until a link may have news. Links with file descriptors (tcp) are poll(2)ed; a
@@ -247,7 +265,9 @@ Status Engine::run() {
     COLL_RETURN_IF_ERROR(comm_.left()->progress(&progressed));
     COLL_RETURN_IF_ERROR(pumpRecvs(&progressed));
     COLL_RETURN_IF_ERROR(pumpSends(&progressed));
-    if (send_.step >= s_.sends.size() && recv_.step >= s_.recvs.size() && comm_.right()->idle()) return Status::OK();
+    if (send_.step >= s_.sends.size() && recv_.step >= s_.recvs.size() && comm_.right()->idle() &&
+        comm_.left()->settled())
+      return Status::OK();
     if (progressed) {
       idle = rounds = 0;
       continue;
@@ -301,8 +321,12 @@ Status RunSchedule(Communicator& comm, const Schedule& schedule, const CollDesc&
   if (comm.nranks() == 1) return Status::OK();
   Engine engine(comm, schedule, desc);
   Status st = engine.run();
-  if (!st.ok() && st.isConsequence()) {
-    // A symptom: give the rank that saw the cause up to a second to report it to everyone.
+  // A link that broke (the peer closed it, or its QP went to error) is usually a symptom: the
+  // peer left after an error of its own, or died, and the control channel carries the
+  // reason (its own report, or the root's word that it died). Give that up to a second to
+  // arrive and prefer it, so every rank reports the root cause.
+  const bool symptom = st.isConsequence() || st.code() == COLL_ERR_PEER_LOST || st.code() == COLL_ERR_SYSTEM;
+  if (!st.ok() && symptom) {
     Deadline grace = Deadline::In(std::min<int64_t>(1000, comm.config().timeout_ms));
     while (!comm.failed() && !grace.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
