@@ -326,8 +326,11 @@ Status RunSchedule(Communicator& comm, const Schedule& schedule, const CollDesc&
   // reason (its own report, or the root's word that it died). Give that up to a second to
   // arrive and prefer it, so every rank reports the root cause.
   const bool symptom = st.isConsequence() || st.code() == COLL_ERR_PEER_LOST || st.code() == COLL_ERR_SYSTEM;
+  // A flushed work request (a consequence) waits longer than any other symptom, so a rank that
+  // saw the cause (e.g. IBV_WC_REM_ACCESS_ERR at the requester while the responder only sees its
+  // receives flushed) reports first and the flushed ranks adopt that reason, not the other way.
   if (!st.ok() && symptom) {
-    Deadline grace = Deadline::In(std::min<int64_t>(1000, comm.config().timeout_ms));
+    Deadline grace = Deadline::In(std::min<int64_t>(st.isConsequence() ? 1500 : 1000, comm.config().timeout_ms));
     while (!comm.failed() && !grace.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (!st.ok() && !comm.failed()) comm.fail(st, true);
