@@ -199,6 +199,7 @@ TEST_F(IbverbsFaultTest, RegMrEnomemAtInitFailsEveryRank) {
 }
 
 TEST_F(IbverbsFaultTest, QpErrorWhileThePeersLiveFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
@@ -218,6 +219,7 @@ TEST_F(IbverbsFaultTest, QpErrorWhileThePeersLiveFailsEveryRank) {
 }
 
 TEST_F(IbverbsFaultTest, RegMrFailingAfterTheFirstRegistrationFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
