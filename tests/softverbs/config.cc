@@ -43,6 +43,11 @@ Config ReadConfig() {
   if (ReadU64("SOFTVERBS_FAULT_REG_MR_AFTER", &value)) config.reg_mr_fail_after = int64_t(value);
   if (ReadU64("SOFTVERBS_FAULT_REM_ACCESS_AFTER", &value)) config.rem_access_after = int64_t(value);
   if (ReadU64("SOFTVERBS_FAULT_RNR_AFTER", &value)) config.rnr_after = int64_t(value);
+  const char* link_layer = getenv("SOFTVERBS_LINK_LAYER");
+  config.roce = link_layer != nullptr && strcmp(link_layer, "ethernet") == 0;
+  if (link_layer != nullptr && *link_layer != '\0' && !config.roce && strcmp(link_layer, "infiniband") != 0)
+    fprintf(stderr, "softverbs: ignoring SOFTVERBS_LINK_LAYER=%s (infiniband or ethernet)\n", link_layer);
+  if (ReadU64("SOFTVERBS_L2_SEGMENT", &value)) config.l2_segment = uint32_t(value);
   return config;
 }
 

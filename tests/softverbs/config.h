@@ -18,6 +18,8 @@ struct Config {
   int64_t reg_mr_fail_after = -1;  // -1: never; N: registrations after the first N fail
   int64_t rem_access_after = -1;   // SOFTVERBS_FAULT_REM_ACCESS_AFTER; -1: unset
   int64_t rnr_after = -1;          // SOFTVERBS_FAULT_RNR_AFTER; -1: unset
+  bool roce = false;               // SOFTVERBS_LINK_LAYER=ethernet: a RoCE port (README.md)
+  uint32_t l2_segment = 0;         // SOFTVERBS_L2_SEGMENT: RoCE v1 / link-local reach this segment only
 };
 
 Config ReadConfig();

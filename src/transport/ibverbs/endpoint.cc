@@ -24,13 +24,14 @@ uint32_t RandomPsn() { return std::random_device{}() & 0xffffff; }
 
 }  // namespace
 
-Status Endpoint::Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int peer,
+Status Endpoint::Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int self, int peer,
                         const std::string& what, const Shape& shape, std::unique_ptr<Endpoint>* out) {
   std::unique_ptr<Endpoint> e(new Endpoint());
   e->device_ = std::move(device);
   e->api_ = &e->device_->api();
   e->config_ = config;
   e->shape_ = shape;
+  e->self_ = self;
   e->peer_ = peer;
   e->what_ = what;
   e->describe_ = StrFormat("ibverbs %s (%s)", what.c_str(), e->device_->describe().c_str());
@@ -102,6 +103,7 @@ ConnInfo Endpoint::localInfo() const {
   info.psn = psn_;
   info.lid = device_->portAttr().lid;
   info.gid_index = device_->gidIndex();
+  info.gid_type = device_->gidType();
   std::memcpy(info.gid, device_->gid().raw, sizeof info.gid);
   info.mtu = device_->portAttr().active_mtu;
   info.link_layer = device_->portAttr().link_layer;
@@ -244,7 +246,24 @@ Status Endpoint::lost(const char* doing) const {
                   describe_.c_str());
 }
 
+// A transport retry error while the peer's control connection is open: the peer process is
+// (as far as TCP can tell) alive, so the RDMA path between the two ports drops packets.
+std::string Endpoint::pathFailure(const ibv_wc& wc, const char* doing) const {
+  double per_try_s = 4.096e-6 * static_cast<double>(uint64_t{1} << config_.timeout);
+  return StrFormat("the RDMA path from rank %d to rank %d failed while %s rank %d: %s on QP 0x%x (peer QP 0x%x, %s, "
+                   "vendor error 0x%x) after %d tries of %.3g s each (COLL_IB_TIMEOUT=%d, COLL_IB_RETRY_CNT=%d), "
+                   "yet rank %d's control connection is still open, so rank %d looks alive and its port never "
+                   "acknowledged. Packets between the two ports are lost: check that both ranks use GIDs that "
+                   "route to each other (COLL_IB_GID_INDEX, COLL_IB_ADDR_FAMILY, COLL_IB_ADDR_RANGE; a link-local "
+                   "or RoCE v1 GID stays inside one L2 segment), the traffic class and the switches' PFC/ECN "
+                   "settings (COLL_IB_TC), and the MTU on the path",
+                   self_, peer_, doing, peer_, api_->StatusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
+                   device_->describe().c_str(), wc.vendor_err, config_.retry_cnt + 1, per_try_s, config_.timeout,
+                   config_.retry_cnt, peer_, peer_);
+}
+
 Status Endpoint::completionError(const ibv_wc& wc, const char* doing) const {
+  if (wc.status == IBV_WC_RETRY_EXC_ERR && !peer_closed_) return SystemError("%s", pathFailure(wc, doing).c_str());
   // The peer stopped answering, or closed its end: lost. Anything else (access, length,
   // RNR, a flush after a local error) is a system error.
   bool gone = peer_closed_ || wc.status == IBV_WC_RETRY_EXC_ERR || wc.status == IBV_WC_REM_ABORT_ERR ||
@@ -252,9 +271,8 @@ Status Endpoint::completionError(const ibv_wc& wc, const char* doing) const {
   std::string text = StrFormat("%s rank %d failed: %s on QP 0x%x (peer QP 0x%x, %s, vendor error 0x%x)", doing, peer_,
                                api_->StatusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
                                device_->describe().c_str(), wc.vendor_err);
-  if (wc.status == IBV_WC_RETRY_EXC_ERR)
-    text += "; the peer stopped acknowledging (dead or unreachable; see COLL_IB_TIMEOUT, COLL_IB_RETRY_CNT)";
-  if (peer_closed_) text += "; the peer closed its control connection";
+  if (wc.status == IBV_WC_RETRY_EXC_ERR) text += "; the peer stopped acknowledging and closed its control connection";
+  else if (peer_closed_) text += "; the peer closed its control connection";
   Status st = MakeStatus(gone ? COLL_ERR_PEER_LOST : COLL_ERR_SYSTEM, "%s", text.c_str());
   // A flush only says the QP is in error: the cause (often the peer's failed write into
   // us) is reported by whoever saw it; let that report win.

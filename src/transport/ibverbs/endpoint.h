@@ -32,7 +32,7 @@ class Endpoint {
   };
   // Creates the CQ, channel and QP (moved to INIT) and takes the socket. `what` is
   // "to rank 3" or "from rank 3", used in every message.
-  static Status Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int peer,
+  static Status Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int self, int peer,
                        const std::string& what, const Shape& shape, std::unique_ptr<Endpoint>* out);
   ~Endpoint();
   Endpoint(const Endpoint&) = delete;
@@ -73,12 +73,13 @@ class Endpoint {
   Status toInit();
   void drainChannel();  // consumes a pending completion event (non-blocking fd)
   Status watch(int fd, bool add);
+  std::string pathFailure(const ibv_wc& wc, const char* doing) const;
 
   std::shared_ptr<Device> device_;
   const VerbsApi* api_ = nullptr;
   IbConfig config_;
   Shape shape_{};
-  int peer_ = -1;
+  int self_ = -1, peer_ = -1;
   std::string what_, describe_;
   Fd socket_, epoll_;
   ibv_comp_channel* channel_ = nullptr;

@@ -68,6 +68,7 @@ Status BindAll(void* lib, VerbsApi* api) {
   Bind(lib, "ibv_reg_mr_iova2", "IBVERBS_1.8", &api->reg_mr_iova2);
   Bind(lib, "ibv_reg_dmabuf_mr", "IBVERBS_1.12", &api->reg_dmabuf_mr);
   Bind(lib, "_ibv_query_gid_ex", "IBVERBS_1.11", &api->query_gid_ex);
+  Bind(lib, "_ibv_query_gid_table", "IBVERBS_1.11", &api->query_gid_table);
   return b.status;
 }
 

@@ -45,6 +45,7 @@ struct VerbsApi {
   decltype(&::ibv_reg_mr_iova2) reg_mr_iova2 = nullptr;    // optional, IBVERBS_1.8
   decltype(&::ibv_reg_dmabuf_mr) reg_dmabuf_mr = nullptr;  // optional, IBVERBS_1.12
   decltype(&::_ibv_query_gid_ex) query_gid_ex = nullptr;   // optional, IBVERBS_1.11
+  decltype(&::_ibv_query_gid_table) query_gid_table = nullptr;  // optional, IBVERBS_1.11
 
   // ibv_query_port without the <infiniband/verbs.h> macro (which binds to libibverbs).
   int QueryPort(ibv_context* context, uint8_t port, ibv_port_attr* attr) const;
