@@ -219,6 +219,24 @@ TEST_F(IbverbsFaultTest, QpErrorWhileThePeersLiveFailsEveryRank) {
   for (int r : {0, 2}) EXPECT_NE(std::strstr(board[0].message[r], "rank 1"), nullptr) << Describe(board[0], n);
 }
 
+// Rank 1's port goes down mid-run: its work requests would retry for half a minute
+// (COLL_IB_TIMEOUT=20, longer than this test's COLL_TIMEOUT_MS), but the port's asynchronous
+// event fails rank 1 at once, with a sentence, and the others follow it.
+TEST_F(IbverbsFaultTest, PortDownFailsEveryRankAtOnce) {
+  COLL_REQUIRE_SOFTVERBS();
+  const int n = 3;
+  SharedArray<Board> board(1);
+  RankOptions options = FaultOptions(n, FabricName());
+  options.rank_env = VictimEnv(1, "SOFTVERBS_FAULT_PORT_DOWN_AFTER", "2000");
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  EXPECT_TRUE(AllIterating(board[0], n, 2)) << "the fault struck before the ranks ran\n" << Describe(board[0], n);
+  EXPECT_TRUE(ExpectCleanErrors(board[0], {0, 1, 2}, "went down (IBV_EVENT_PORT_ERR)", n)) << Describe(board[0], n);
+  EXPECT_EQ(board[0].status[1], COLL_ERR_SYSTEM) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "softverbs0:1 went down (IBV_EVENT_PORT_ERR)"), nullptr)
+      << Describe(board[0], n);
+}
+
 TEST_F(IbverbsFaultTest, RegMrFailingAfterTheFirstRegistrationFailsEveryRank) {
   COLL_REQUIRE_SOFTVERBS();
   const int n = 3;

@@ -38,14 +38,15 @@ int QueryPortFull(ibv_context* context, uint8_t port_num, ibv_port_attr* attr) {
   if (port_num != 1) return EINVAL;
   SoftContext* ctx = SoftContext::From(context);
   memset(attr, 0, sizeof(*attr));
-  bool down = ctx->config.port_down;
+  bool down = ctx->PortDown();
   bool roce = ctx->config.roce;
   attr->state = down ? IBV_PORT_DOWN : IBV_PORT_ACTIVE;
   attr->max_mtu = IBV_MTU_4096;
   attr->active_mtu = roce ? IBV_MTU_1024 : IBV_MTU_4096;  // RoCE: as rxe on a 1500-byte netdev
   attr->gid_tbl_len = roce ? kGidCount : kIbGidCount;
   attr->max_msg_sz = roce ? kRoceMaxMsgSize : kMaxMsgSize;
-  attr->pkey_tbl_len = 1;
+  attr->pkey_tbl_len = uint16_t(ctx->config.pkeys.size());
+  attr->flags = ctx->config.grh_required ? IBV_QPF_GRH_REQUIRED : 0;
   attr->lid = roce ? 0 : uint16_t(ctx->fabric->lid());  // RoCE addresses by GID only
   attr->sm_lid = 1;
   attr->max_vl_num = 1;
@@ -139,7 +140,7 @@ SV_EXPORT ibv_context* ibv_open_device(ibv_device* device) {
   }
   // Let peers of any ancestry move data into this process (process_vm_writev) under Yama.
   prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
-  ctx->fabric->SetPortModel(ctx->config.roce, ctx->config.l2_segment);
+  ctx->fabric->SetPortModel(ctx->config.roce, ctx->config.l2_segment, ctx->config.subnet_prefix);
   ArmResponderFaults(ctx->fabric, ctx->config);
   InstallOps(ctx, device);
   ctx->rng.seed(ctx->config.seed * 0x9e3779b97f4a7c15ull + ctx->fabric->lid());
@@ -238,12 +239,13 @@ SV_EXPORT ssize_t _ibv_query_gid_table(ibv_context* context, ibv_gid_entry* entr
   return ssize_t(n);
 }
 
-SV_EXPORT int ibv_query_pkey(ibv_context*, uint8_t port_num, int index, __be16* pkey) {
-  if (port_num != 1 || index != 0) {
+SV_EXPORT int ibv_query_pkey(ibv_context* context, uint8_t port_num, int index, __be16* pkey) {
+  SoftContext* ctx = SoftContext::From(context);
+  if (port_num != 1 || index < 0 || size_t(index) >= ctx->config.pkeys.size()) {
     errno = EINVAL;
     return -1;
   }
-  *pkey = htobe16(0xffff);
+  *pkey = htobe16(ctx->config.pkeys[size_t(index)]);
   return 0;
 }
 

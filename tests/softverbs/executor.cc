@@ -103,7 +103,7 @@ const char* RoceUnreachable(const Exec& x, const NodeEntry& me, const NodeEntry&
 
 // Why a packet from this QP would not reach a responder that accepts it, or nullptr.
 const char* Unreachable(Exec& x) {
-  if (x.qp->ctx->config.port_down) return "port is down";
+  if (x.qp->ctx->PortDown()) return "port is down";
   uint32_t index = x.me.dest_qpn & (kMaxQps - 1);
   QpEntry& peer = x.shm.qps[index];
   if (!peer.in_use || peer.qpn != x.me.dest_qpn) return "no QP with dest_qp_num";
@@ -112,6 +112,9 @@ const char* Unreachable(Exec& x) {
   if (!node.in_use) return "peer node is gone";
   if (node.roce != me.roce) return "one port is RoCE, the other InfiniBand";
   if (!me.roce && node.lid != x.me.dlid) return "ah_attr.dlid is not the peer's LID";
+  if (!me.roce && !x.me.is_global && memcmp(node.gid[0], me.gid[0], 8) != 0)
+    return "the peer is in another subnet (its GID prefix differs): a GRH is needed";
+  if ((peer.pkey & 0x7fff) != (x.me.pkey & 0x7fff)) return "the two QPs' P_Keys differ";
   if (x.me.is_global && FindGid(node, x.me.dgid) < 0) return "grh.dgid is not the peer's GID";
   if (me.roce) {
     if (const char* why = RoceUnreachable(x, me, node, peer)) return why;
@@ -270,8 +273,20 @@ StepResult DoSend(Exec& x) {
   return Succeed(x);
 }
 
+// SOFTVERBS_FAULT_PORT_DOWN_AFTER: the port goes down (its WQEs find no peer from now on) and
+// the progress thread posts IBV_EVENT_PORT_ERR.
+void InjectPortDown(SoftContext* ctx) {
+  if (ctx->config.port_down_after == 0 || ctx->port_fault_fired) return;
+  if (ctx->executed < ctx->config.port_down_after) return;
+  ctx->port_fault_fired = true;
+  ctx->port_went_down = true;
+  ctx->port_err_pending = true;
+  Logf("port 1 goes down (SOFTVERBS_FAULT_PORT_DOWN_AFTER)");
+}
+
 bool InjectFault(Exec& x) {
   SoftContext* ctx = x.qp->ctx;
+  InjectPortDown(ctx);
   if (ctx->config.qp_err_after == 0 || ctx->fault_fired) return false;
   if (ctx->executed < ctx->config.qp_err_after) return false;
   ctx->fault_fired = true;
@@ -283,7 +298,8 @@ bool InjectFault(Exec& x) {
 StepResult Dispatch(Exec& x) {
   if (InjectFault(x)) return StepResult::kDone;
   if (!GatherLocal(x)) return Fail(x, IBV_WC_LOC_PROT_ERR, "lkey/bounds/access check failed");
-  if (x.length > kMaxMsgSize) return Fail(x, IBV_WC_LOC_LEN_ERR, "message exceeds max_msg_sz");
+  uint64_t max_msg = x.qp->ctx->config.roce ? kRoceMaxMsgSize : kMaxMsgSize;
+  if (x.length > max_msg) return Fail(x, IBV_WC_LOC_LEN_ERR, "message exceeds max_msg_sz");
   if (const char* why = Unreachable(x)) return TransportRetry(x, why);
   x.wqe.give_up_ns = 0;
   switch (x.wqe.opcode) {

@@ -193,13 +193,17 @@ bool Fabric::RegisterNode() {
   return false;
 }
 
-void Fabric::SetPortModel(bool roce, uint32_t l2_segment) {
+void Fabric::SetPortModel(bool roce, uint32_t l2_segment, uint64_t subnet_prefix) {
   FabricGuard guard(this);
   NodeEntry& node = shm_->nodes[node_];
   node.roce = roce;
   node.l2_segment = l2_segment;
-  if (roce) FillRoceGids(&node);
-  else FillGids(&node);
+  if (roce) {
+    FillRoceGids(&node);
+    return;
+  }
+  FillGids(&node);
+  for (int i = 0; i < 8; ++i) node.gid[0][i] = uint8_t(subnet_prefix >> (56 - 8 * i));
 }
 
 void Fabric::Release(Fabric* fabric) {

@@ -61,6 +61,7 @@ struct QpEntry {
   uint32_t dlid;
   uint32_t is_global;
   uint32_t sgid_index;
+  uint32_t pkey;  // the P_Key of pkey_index
   uint8_t dgid[16];
   uint32_t path_mtu;
   uint32_t rq_psn;
@@ -146,7 +147,7 @@ class Fabric {
   FabricLayout& shm() { return *shm_; }
   uint32_t node() const { return node_; }
   // Sets this process's port to InfiniBand or RoCE (and its L2 segment) and refills its GIDs.
-  void SetPortModel(bool roce, uint32_t l2_segment);
+  void SetPortModel(bool roce, uint32_t l2_segment, uint64_t subnet_prefix);
   uint32_t lid() const;
   uint64_t start_time() const { return start_time_; }
 

@@ -180,7 +180,9 @@ SV_EXPORT int ibv_modify_qp(ibv_qp* qp_in, ibv_qp_attr* attr, int mask) {
     std::lock_guard<std::mutex> lock(qp->mu);
     auto cur = ibv_qp_state(AtomicLoad(&qp->entry().state));
     std::string why;
-    PortModel port{qp->ctx->config.roce, qp->ctx->config.roce ? kGidCount : kIbGidCount};
+    const Config& config = qp->ctx->config;
+    PortModel port{config.roce, config.roce ? kGidCount : kIbGidCount, config.grh_required,
+                   uint32_t(config.pkeys.size())};
     if (int rc = CheckModify(cur, *attr, mask, &why, port)) {
       Logf("ibv_modify_qp(QP 0x%x): %s", qp_in->qp_num, why.c_str());
       return rc;
@@ -190,6 +192,7 @@ SV_EXPORT int ibv_modify_qp(ibv_qp* qp_in, ibv_qp_attr* attr, int mask) {
     {
       FabricGuard guard(qp->ctx->fabric);
       Publish(qp->entry(), *attr, mask);
+      if (mask & IBV_QP_PKEY_INDEX) qp->entry().pkey = config.pkeys[attr->pkey_index];
       EnterState(qp, next);
     }
     if (next != IBV_QPS_RESET) Remember(qp, *attr, mask);
@@ -218,6 +221,7 @@ SV_EXPORT int ibv_destroy_qp(ibv_qp* qp_in) {
     std::lock_guard<std::mutex> lock(RegistryMutex());
     ctx->qps.erase(std::remove(ctx->qps.begin(), ctx->qps.end(), qp), ctx->qps.end());
   }
+  DropAsyncEvents(ctx, qp_in);
   {
     FabricGuard guard(ctx->fabric);
     QpEntry& entry = qp->entry();

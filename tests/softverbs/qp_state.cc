@@ -58,6 +58,7 @@ bool Fail(std::string* why, const std::string& text) {
 bool CheckAv(const ibv_ah_attr& ah, const PortModel& port, std::string* why) {
   if (ah.port_num != 1) return Fail(why, "ah_attr.port_num must be 1");
   if (port.roce && !ah.is_global) return Fail(why, "a RoCE address vector needs a GRH (is_global)");
+  if (port.grh_required && !ah.is_global) return Fail(why, "the port requires a GRH (IBV_QPF_GRH_REQUIRED)");
   if (!port.roce && (ah.dlid == 0 || ah.dlid >= 0xc000)) return Fail(why, "ah_attr.dlid is not a unicast LID");
   if (ah.sl > 15) return Fail(why, "ah_attr.sl > 15");
   if (ah.is_global && ah.grh.sgid_index >= port.gid_tbl_len) return Fail(why, "grh.sgid_index out of range");
@@ -65,7 +66,9 @@ bool CheckAv(const ibv_ah_attr& ah, const PortModel& port, std::string* why) {
 }
 
 bool CheckValues(const ibv_qp_attr& a, int mask, const PortModel& port, std::string* why) {
-  if ((mask & IBV_QP_PKEY_INDEX) && a.pkey_index != 0) return Fail(why, "pkey_index must be 0");
+  if ((mask & IBV_QP_PKEY_INDEX) && a.pkey_index >= port.pkey_tbl_len) {
+    return Fail(why, "pkey_index past the P_Key table");
+  }
   if ((mask & IBV_QP_PORT) && a.port_num != 1) return Fail(why, "port_num must be 1");
   if ((mask & IBV_QP_ACCESS_FLAGS) && (a.qp_access_flags & ~kAccessBits)) {
     return Fail(why, "unknown qp_access_flags bits");

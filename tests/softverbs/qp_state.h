@@ -14,6 +14,8 @@ namespace softverbs {
 struct PortModel {
   bool roce = false;
   uint32_t gid_tbl_len = 2;
+  bool grh_required = false;  // IBV_QPF_GRH_REQUIRED
+  uint32_t pkey_tbl_len = 1;
 };
 
 // 0 when moving an RC QP from `cur` with `mask`/`attr` is legal, else EINVAL with `why` set.

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <functional>
@@ -56,6 +57,7 @@ struct PairOptions {
   int receiver_dies_after = -1;  // SIGKILL itself after consuming this many chunks
   std::string describe_has;      // both links' describe() must contain this once set up
   colltest::EnvList sender_env, receiver_env;  // on top of RunPair's env
+  bool receiver_leaves = false;  // destroys its link right after setup, then stays 1 s
 };
 
 LinkSetup SetupFor(int self, int fd, const Config* config) {
@@ -126,6 +128,11 @@ int RunReceiver(int fd, const PairOptions& o, Status* result) {
   if (result->ok()) *result = link->finishSetup(Deadline::In(20000));
   if (!result->ok()) return 0;
   CCHECK(link->describe().find(o.describe_has) != std::string::npos) << link->describe();
+  if (o.receiver_leaves) {
+    link.reset();
+    usleep(1000000);
+    return 0;
+  }
   for (int c = 0; c < o.nchunks; ++c) {
     if (c == o.receiver_dies_after) raise(SIGKILL);
     RecvChunk chunk;
@@ -347,6 +354,83 @@ TEST(IbverbsLinkTest, ChunkOverTheMaxMessageSizeIsRefusedAtSetup) {
     return 0;
   };
   RunPair(o, refused, refused, false, false, Roce());
+}
+
+// The sender's port goes down after 20 work requests: its writes would retry for half a
+// minute (COLL_IB_TIMEOUT=20), but the port's asynchronous event fails the link at once.
+TEST(IbverbsLinkTest, PortDownEventFailsTheLinkAtOnce) {
+  PairOptions o;
+  o.nchunks = 200;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.sender_env = {{"SOFTVERBS_FAULT_PORT_DOWN_AFTER", std::string("20")}};
+  auto down = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_SYSTEM) << st.message();
+    CCHECK(st.message().find("softverbs0:1 went down (IBV_EVENT_PORT_ERR)") != std::string::npos) << st.message();
+    CCHECK(st.message().find("ibverbs to rank 1") != std::string::npos) << st.message();
+    return 0;
+  };
+  auto start = std::chrono::steady_clock::now();
+  RunPair(o, down, [](const Status& st) { return PeerLostNaming(st, "rank 0"); });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+// Teardown order: the receiver destroys its link while the sender's writes are still on their
+// way (each starts up to 200 ms late) and its deregistration takes 500 ms. The QP goes first,
+// so those writes find no QP and the sender sees the socket close: the peer left. Deregistering
+// first would fail them the remote access check of a live QP (IBV_WC_REM_ACCESS_ERR).
+TEST(IbverbsLinkTest, ALeavingReceiverNeverFailsTheSendersAccessCheck) {
+  PairOptions o;
+  o.nchunks = 8;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.receiver_leaves = true;
+  o.sender_env = {{"SOFTVERBS_SEED", std::string("7")}, {"SOFTVERBS_MAX_DELAY_US", std::string("200000")}};
+  o.receiver_env = {{"SOFTVERBS_DEREG_DELAY_US", std::string("500000")}};
+  RunPair(o, [](const Status& st) { return PeerLostNaming(st, "rank 1"); }, Ok);
+}
+
+// InfiniBand addresses by LID, but a port that requires a GRH (IBV_QPF_GRH_REQUIRED: softverbs
+// refuses an address vector without one) and a peer in another subnet (softverbs drops its
+// packets without one) get a GRH from the port GID, without COLL_IB_GID_INDEX.
+TEST(IbverbsLinkTest, GrhWhenThePortRequiresItOrTheSubnetsDiffer) {
+  PairOptions o;
+  o.nchunks = 30;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.describe_has = "(InfiniBand, LID ";
+  RunPair(o, Ok, Ok);  // the same subnet: no GRH
+  o.describe_has = ", GRH from the port GID)";
+  o.receiver_env = {{"SOFTVERBS_GRH_REQUIRED", std::string("1")}};  // one end requires it: both send one
+  RunPair(o, Ok, Ok);
+  o.receiver_env = {{"SOFTVERBS_SUBNET_PREFIX", std::string("0xfe80000000000007")}};
+  RunPair(o, Ok, Ok);
+}
+
+TEST(IbverbsLinkTest, PartitionKeyPicksItsTableEntry) {
+  PairOptions o;
+  o.nchunks = 30;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  colltest::EnvList env = {{"SOFTVERBS_PKEYS", std::string("0xffff,0x0005,0x8005")}};
+  env.push_back({"COLL_IB_PKEY", std::string("0x5")});
+  o.describe_has = ", P_Key 0x8005, ";  // the full member, not the limited one
+  RunPair(o, Ok, Ok, false, false, env);
+  env.back().second = std::string("0x6");
+  auto refused = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT) << st.message();
+    CCHECK(st.message() ==
+           "COLL_IB_PKEY=0x0006: softverbs0:1 is not in that partition (its P_Keys: 0xffff, 0x0005, 0x8005); use "
+           "one of those, or ask the subnet manager's administrator to add the port")
+        << st.message();
+    return 0;
+  };
+  RunPair(o, refused, refused, false, false, env);
+  // Ends in different partitions never reach each other: refused at setup.
+  o.describe_has = "";
+  o.sender_env = {{"COLL_IB_PKEY", std::string("0x5")}};
+  auto mismatch = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_MISMATCH && st.message().find("P_Key") != std::string::npos) << st.message();
+    return 0;
+  };
+  RunPair(o, mismatch, [](const Status& st) { return st.ok() ? 1 : 0; }, false, false,
+          {{"SOFTVERBS_PKEYS", std::string("0xffff,0x8005")}});
 }
 
 TEST(IbverbsLinkTest, CompletionChannelWakesASleepingReceiver) {

@@ -59,6 +59,10 @@ Status CheckPeerInfo(const ConnInfo& mine, const ConnInfo& theirs, int peer) {
                     "%s); set COLL_IB_HCA / COLL_IB_GID_INDEX consistently",
                     peer, PortKind(mine).c_str(), peer, PortKind(theirs).c_str());
   if (mine.link_layer == IBV_LINK_LAYER_ETHERNET) COLL_RETURN_IF_ERROR(CheckRoceGids(mine, theirs, peer));
+  if ((mine.pkey & 0x7fff) != (theirs.pkey & 0x7fff))
+    return Mismatch("ibverbs link with rank %d: this rank is in partition P_Key 0x%04x, rank %d in 0x%04x (set the "
+                    "same COLL_IB_PKEY everywhere)",
+                    peer, mine.pkey, peer, theirs.pkey);
   return Status::OK();
 }
 

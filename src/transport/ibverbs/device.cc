@@ -3,6 +3,7 @@
 // Thread-safety: the cache is mutex-guarded; everything else works on local objects.
 #include "transport/ibverbs/device.h"
 
+#include <endian.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -84,13 +85,14 @@ PortRef Nearest(const std::vector<PortRef>& ports) {
 }
 
 std::string CacheKey(const IbConfig& c) {
-  return StrFormat("%s|%s|%d|%d|%s|%s|%s", c.library.c_str(), c.hca.c_str(), c.port, c.gid_index,
-                   c.addr_family.c_str(), c.addr_range.c_str(), c.socket_ifname.c_str());
+  return StrFormat("%s|%s|%d|%d|%s|%s|%s|%d", c.library.c_str(), c.hca.c_str(), c.port, c.gid_index,
+                   c.addr_family.c_str(), c.addr_range.c_str(), c.socket_ifname.c_str(), c.pkey);
 }
 
 }  // namespace
 
 Device::~Device() {
+  events_.reset();
   if (pd_ != nullptr) api_->dealloc_pd(pd_);
   if (context_ != nullptr) api_->close_device(context_);
 }
@@ -110,6 +112,7 @@ Status Device::Create(const VerbsApi& api, const IbConfig& config, std::unique_p
   d->api_ = &api;
   COLL_RETURN_IF_ERROR(d->openPort(pick.name, pick.port));
   COLL_RETURN_IF_ERROR(d->chooseGid(config));
+  COLL_RETURN_IF_ERROR(d->choosePkey(config));
   *out = std::move(d);
   return Status::OK();
 }
@@ -129,7 +132,7 @@ Status Device::openPort(const std::string& name, int port) {
     return Unsupported("%s port %d went %s", name.c_str(), port, api_->port_state_str(port_attr_.state));
   pd_ = api_->alloc_pd(context_);
   if (pd_ == nullptr) return ErrnoError(errno, "ibv_alloc_pd(" + name + ")");
-  return Status::OK();
+  return AsyncEvents::Start(*api_, context_, StrFormat("%s:%d", name.c_str(), port), port, &events_);
 }
 
 // Every non-empty entry of the port's GID table, with its type and netdev when the library
@@ -181,7 +184,14 @@ int Device::sysfsGidType(int index) const {
 // (which must exist and not be empty) or the best by gid.h's ranking.
 Status Device::chooseGid(const IbConfig& config) {
   gid_index_ = -1;
-  if (config.gid_index < 0 && !ethernet()) return Status::OK();
+  if (config.gid_index < 0 && !ethernet()) {
+    // LID routing; the port GID tells the peer our subnet (a GRH is needed across subnets).
+    gid_.index = 0;
+    gid_.type = IBV_GID_TYPE_IB;
+    if (api_->query_gid(context_, port_, 0, &gid_.gid) != 0)
+      return ErrnoError(errno, StrFormat("ibv_query_gid(%s:%d, index 0)", name_.c_str(), port_));
+    return Status::OK();
+  }
   if (config.gid_index >= port_attr_.gid_tbl_len)
     return InvalidArgument("COLL_IB_GID_INDEX=%d but %s port %d has %d GIDs", config.gid_index, name_.c_str(), port_,
                            port_attr_.gid_tbl_len);
@@ -204,6 +214,41 @@ Status Device::chooseGid(const IbConfig& config) {
   return Status::OK();
 }
 
+// COLL_IB_PKEY: its index in the port's P_Key table (the membership bit aside, full member
+// preferred); unset, entry 0 (the default partition).
+Status Device::choosePkey(const IbConfig& config) {
+  std::string seen;
+  int partial = -1;
+  for (int i = 0; i < port_attr_.pkey_tbl_len && i < 1024; ++i) {
+    __be16 raw = 0;
+    if (api_->query_pkey(context_, port_, i, &raw) != 0) continue;
+    uint16_t pkey = be16toh(raw);
+    if (i == 0 && config.pkey == 0) {
+      pkey_ = pkey;
+      return Status::OK();
+    }
+    if (pkey == 0) continue;
+    seen += StrFormat("%s0x%04x", seen.empty() ? "" : ", ", pkey);
+    if ((pkey & 0x7fff) != (config.pkey & 0x7fff)) continue;
+    if (pkey & 0x8000) {
+      pkey_index_ = i;
+      pkey_ = pkey;
+      return Status::OK();
+    }
+    if (partial < 0) partial = i;
+  }
+  if (config.pkey == 0) return ErrnoError(errno, StrFormat("ibv_query_pkey(%s:%d, index 0)", name_.c_str(), port_));
+  if (partial < 0)
+    return InvalidArgument("COLL_IB_PKEY=0x%04x: %s:%d is not in that partition (its P_Keys: %s); use one of those, "
+                           "or ask the subnet manager's administrator to add the port",
+                           config.pkey, name_.c_str(), port_, seen.empty() ? "none" : seen.c_str());
+  pkey_index_ = partial;
+  __be16 raw = 0;
+  api_->query_pkey(context_, port_, partial, &raw);
+  pkey_ = be16toh(raw);
+  return Status::OK();
+}
+
 Status Device::checkMessageBytes(size_t bytes, size_t chunk_bytes) const {
   if (bytes <= port_attr_.max_msg_sz) return Status::OK();
   return InvalidArgument("COLL_CHUNK_BYTES=%zu: a chunk and its header (%zu bytes) exceed the largest message %s:%d "
@@ -214,6 +259,7 @@ Status Device::checkMessageBytes(size_t bytes, size_t chunk_bytes) const {
 
 std::string Device::describe() const {
   std::string addr = gid_index_ >= 0 ? DescribeGid(gid_) : StrFormat("LID %u", port_attr_.lid);
+  if (pkey_index_ != 0) addr += StrFormat(", P_Key 0x%04x", pkey_);
   return StrFormat("%s:%d (%s, %s, MTU %d)", name_.c_str(), port_, ethernet() ? "RoCE" : "InfiniBand", addr.c_str(),
                    128 << static_cast<int>(port_attr_.active_mtu));
 }

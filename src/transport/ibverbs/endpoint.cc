@@ -38,12 +38,14 @@ Status Endpoint::Create(std::shared_ptr<Device> device, const IbConfig& config, 
   e->socket_ = std::move(socket);
   e->psn_ = RandomPsn();
   COLL_RETURN_IF_ERROR(e->createQueues());
+  e->device_->events().watch(e->qp_, e->cq_);
   COLL_RETURN_IF_ERROR(e->toInit());
   e->epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   if (!e->epoll_.valid()) return ErrnoError(errno, "epoll_create1");
   COLL_RETURN_IF_ERROR(e->watch(e->channel_->fd, true));
   COLL_RETURN_IF_ERROR(e->watch(e->socket_.get(), true));
   e->socket_watched_ = true;
+  COLL_RETURN_IF_ERROR(e->watch(e->device_->events().alarmFd(), true));
   *out = std::move(e);
   return Status::OK();
 }
@@ -75,7 +77,7 @@ Status Endpoint::createQueues() {
 Status Endpoint::toInit() {
   ibv_qp_attr a{};
   a.qp_state = IBV_QPS_INIT;
-  a.pkey_index = 0;
+  a.pkey_index = static_cast<uint16_t>(device_->pkeyIndex());
   a.port_num = device_->port();
   a.qp_access_flags = shape_.access;
   int rc = api_->modify_qp(qp_, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
@@ -91,10 +93,24 @@ Status Endpoint::watch(int fd, bool add) {
   return Status::OK();
 }
 
-Endpoint::~Endpoint() {
-  if (qp_ != nullptr) api_->destroy_qp(qp_);
-  if (cq_ != nullptr) api_->destroy_cq(cq_);
+Endpoint::~Endpoint() { shutdown(); }
+
+void Endpoint::shutdown() {
+  if (qp_ != nullptr) {
+    ibv_qp_attr a{};
+    a.qp_state = IBV_QPS_ERR;
+    api_->modify_qp(qp_, &a, IBV_QP_STATE);  // stop taking packets before anything goes away
+    device_->events().forget(qp_, cq_);
+    api_->destroy_qp(qp_);
+    qp_ = nullptr;
+  }
+  if (cq_ != nullptr) {
+    device_->events().forget(nullptr, cq_);
+    api_->destroy_cq(cq_);
+    cq_ = nullptr;
+  }
   if (channel_ != nullptr) api_->destroy_comp_channel(channel_);
+  channel_ = nullptr;
 }
 
 ConnInfo Endpoint::localInfo() const {
@@ -104,6 +120,8 @@ ConnInfo Endpoint::localInfo() const {
   info.lid = device_->portAttr().lid;
   info.gid_index = device_->gidIndex();
   info.gid_type = device_->gidType();
+  info.flags = device_->grhRequired() ? kConnGrhRequired : 0;
+  info.pkey = device_->pkey();
   std::memcpy(info.gid, device_->gid().raw, sizeof info.gid);
   info.mtu = device_->portAttr().active_mtu;
   info.link_layer = device_->portAttr().link_layer;
@@ -122,10 +140,17 @@ Status Endpoint::connect(const ConnInfo& remote) {
   a.ah_attr.dlid = static_cast<uint16_t>(remote.lid);
   a.ah_attr.sl = static_cast<uint8_t>(config_.service_level);
   a.ah_attr.port_num = device_->port();
-  if (device_->gidIndex() >= 0) {
+  // A GRH when a GID was chosen (RoCE, or forced), when either port requires one, or across
+  // InfiniBand subnets (the GID prefixes differ: the packet crosses a router).
+  ibv_gid theirs;
+  std::memcpy(theirs.raw, remote.gid, sizeof theirs.raw);
+  bool other_subnet = !device_->ethernet() && !GidEmpty(theirs) &&
+                      GidSubnetPrefix(theirs) != GidSubnetPrefix(device_->gid());
+  grh_ = device_->gidIndex() >= 0 || device_->grhRequired() || (remote.flags & kConnGrhRequired) || other_subnet;
+  if (grh_) {
     a.ah_attr.is_global = 1;
     std::memcpy(a.ah_attr.grh.dgid.raw, remote.gid, sizeof remote.gid);
-    a.ah_attr.grh.sgid_index = static_cast<uint8_t>(device_->gidIndex());
+    a.ah_attr.grh.sgid_index = static_cast<uint8_t>(std::max(device_->gidIndex(), 0));
     a.ah_attr.grh.hop_limit = 255;
     a.ah_attr.grh.traffic_class = static_cast<uint8_t>(config_.traffic_class);
   }
@@ -142,8 +167,8 @@ Status Endpoint::connect(const ConnInfo& remote) {
   rc = api_->modify_qp(qp_, &s, IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
                                     IBV_QP_MAX_QP_RD_ATOMIC);
   if (rc != 0) return ErrnoError(rc, StrFormat("ibv_modify_qp(QP 0x%x to RTS) %s", qp_->qp_num, what_.c_str()));
-  describe_ = StrFormat("ibverbs %s (%s, QP 0x%x -> 0x%x)", what_.c_str(), device_->describe().c_str(), qp_->qp_num,
-                        remote_qpn_);
+  describe_ = StrFormat("ibverbs %s (%s, QP 0x%x -> 0x%x%s)", what_.c_str(), device_->describe().c_str(), qp_->qp_num,
+                        remote_qpn_, grh_ && device_->gidIndex() < 0 ? ", GRH from the port GID" : "");
   return Status::OK();
 }
 
@@ -184,6 +209,7 @@ void Endpoint::drainChannel() {
 
 Status Endpoint::poll(ibv_wc* out, int max, int* n) {
   *n = 0;
+  Status event = device_->events().check(qp_, cq_);
   while (*n < max && !stash_.empty()) {
     out[(*n)++] = stash_.front();
     stash_.erase(stash_.begin());
@@ -196,9 +222,16 @@ Status Endpoint::poll(ibv_wc* out, int max, int* n) {
     *n += got;
   }
   if (*n > 0) last_activity_us_ = NowMicros();
-  for (int i = 0; i < *n; ++i)
+  bool failed = false;
+  for (int i = 0; i < *n; ++i) {
     if (!IsRecv(out[i]) && out[i].status == IBV_WC_SUCCESS) retired_ = std::max(retired_, out[i].wr_id + 1);
-  return Status::OK();
+    failed = failed || out[i].status != IBV_WC_SUCCESS;
+  }
+  // An asynchronous event (port down, QP fatal) fails the link at once; a failed completion
+  // polled with it names the cause more precisely, so the caller judges that one instead.
+  if (event.ok() || failed) return Status::OK();
+  Status mine = MakeStatus(event.code(), "%s: %s", describe_.c_str(), event.message().c_str());
+  return event.isConsequence() ? mine.asConsequence() : mine;
 }
 
 Status Endpoint::readControl(char* buf, size_t max, size_t* got, bool force) {

@@ -34,7 +34,12 @@ class Endpoint {
   // "to rank 3" or "from rank 3", used in every message.
   static Status Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int self, int peer,
                        const std::string& what, const Shape& shape, std::unique_ptr<Endpoint>* out);
-  ~Endpoint();
+  ~Endpoint();  // shutdown(), then the control socket closes
+  // Moves the QP to ERR and destroys it, its CQ and channel; idempotent. A link calls it before
+  // deregistering its memory, which it does before the socket closes: a peer's write still in
+  // flight then finds no QP (and the peer sees the socket close) instead of failing the
+  // remote access check of a live QP.
+  void shutdown();
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
 
@@ -87,6 +92,7 @@ class Endpoint {
   ibv_qp* qp_ = nullptr;
   uint32_t psn_ = 0;
   uint32_t remote_qpn_ = 0;
+  bool grh_ = false;  // the address vector carries a GRH
 
   uint64_t posted_ = 0, retired_ = 0;  // send work requests
   int unsignaled_ = 0;                 // posts since the last signalled one

@@ -34,6 +34,18 @@ Status ParseHca(const char* text, IbConfig* c) {
   return Status::OK();
 }
 
+// COLL_IB_PKEY in hex (0x8001) or decimal.
+Status ParsePkey(int* out) {
+  const char* v = std::getenv("COLL_IB_PKEY");
+  if (v == nullptr || *v == '\0') return Status::OK();
+  char* end = nullptr;
+  long pkey = std::strtol(v, &end, 0);
+  if (end == v || *end != '\0' || pkey < 0 || pkey > 0xffff)
+    return InvalidArgument("COLL_IB_PKEY=%s is not a partition key 0x0000-0xffff", v);
+  *out = static_cast<int>(pkey);
+  return Status::OK();
+}
+
 }  // namespace
 
 Status IbConfig::FromEnv(IbConfig* out) {
@@ -57,6 +69,7 @@ Status IbConfig::FromEnv(IbConfig* out) {
   COLL_RETURN_IF_ERROR(ReadInt("COLL_IB_RETRY_CNT", 0, 7, &c.retry_cnt));
   COLL_RETURN_IF_ERROR(ReadInt("COLL_IB_RNR_RETRY", 0, 7, &c.rnr_retry));
   COLL_RETURN_IF_ERROR(ReadInt("COLL_IB_MIN_RNR_TIMER", 0, 31, &c.min_rnr_timer));
+  COLL_RETURN_IF_ERROR(ParsePkey(&c.pkey));
   COLL_RETURN_IF_ERROR(ReadInt("COLL_IB_SL", 0, 15, &c.service_level));
   COLL_RETURN_IF_ERROR(ReadInt("COLL_IB_TC", 0, 255, &c.traffic_class));
   COLL_RETURN_IF_ERROR(EnvInt("COLL_IB_SPIN_US", 0, 60000000, &c.spin_us));
@@ -74,10 +87,11 @@ std::string IbConfig::gidSettings() const {
 std::string IbConfig::describe() const {
   return StrFormat("COLL_IBVERBS_LIB=%s COLL_IB_HCA=%s COLL_IB_GID_INDEX=%d COLL_IB_ADDR_FAMILY=%s "
                    "COLL_IB_ADDR_RANGE=%s COLL_IB_TIMEOUT=%d COLL_IB_RETRY_CNT=%d "
-                   "COLL_IB_RNR_RETRY=%d COLL_IB_MIN_RNR_TIMER=%d COLL_IB_SL=%d COLL_IB_TC=%d COLL_IB_SPIN_US=%lld",
+                   "COLL_IB_RNR_RETRY=%d COLL_IB_MIN_RNR_TIMER=%d COLL_IB_PKEY=0x%x COLL_IB_SL=%d COLL_IB_TC=%d "
+                   "COLL_IB_SPIN_US=%lld",
                    library.c_str(), hca.empty() ? "(auto)" : (hca + ":" + std::to_string(port)).c_str(), gid_index,
                    addr_family.empty() ? "(auto)" : addr_family.c_str(), addr_range.empty() ? "(any)" : addr_range.c_str(),
-                   timeout, retry_cnt, rnr_retry, min_rnr_timer, service_level, traffic_class,
+                   timeout, retry_cnt, rnr_retry, min_rnr_timer, pkey, service_level, traffic_class,
                    static_cast<long long>(spin_us));
 }
 

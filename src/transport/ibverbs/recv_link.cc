@@ -21,6 +21,11 @@ Status IbRecvLink::Create(LinkSetup setup, std::unique_ptr<RecvLink>* out) {
   return Status::OK();
 }
 
+IbRecvLink::~IbRecvLink() {
+  if (ep_ != nullptr) ep_->shutdown();
+  pool_.reset();
+}
+
 // Must not wait for the peer (link.h): everything here is local but the one send.
 Status IbRecvLink::start(LinkSetup& setup, const IbConfig& config, std::shared_ptr<Device> device) {
   const unsigned access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;

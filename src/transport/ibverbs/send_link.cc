@@ -21,6 +21,11 @@ Status IbSendLink::Create(LinkSetup setup, std::unique_ptr<SendLink>* out) {
   return Status::OK();
 }
 
+IbSendLink::~IbSendLink() {
+  if (ep_ != nullptr) ep_->shutdown();
+  staging_.reset();
+}
+
 // May wait: the receiver sent its ConnInfo when its RecvLink was made (link.h setup order).
 Status IbSendLink::connect(LinkSetup& setup, const IbConfig& config, std::shared_ptr<Device> device) {
   COLL_RETURN_IF_ERROR(device->checkMessageBytes(geo_.stride(), geo_.slot_bytes));
