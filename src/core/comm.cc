@@ -41,7 +41,6 @@ Communicator::~Communicator() {
   left_.reset();
   right_.reset();
   bootstrap_.reset();  // says goodbye, stops the watchdog before `this` goes away
-  std::free(scratch_);
 }
 
 Status Communicator::failure() const {
@@ -68,15 +67,6 @@ void Communicator::fail(const Status& st, bool tell_others) {
 
 void Communicator::abort() {
   fail(Aborted("the communicator was aborted (coll_comm_abort) on rank %d", rank_), true);
-}
-
-char* Communicator::scratch(size_t bytes) {
-  if (bytes > scratch_bytes_) {
-    std::free(scratch_);
-    scratch_bytes_ = (bytes + 4095) & ~size_t{4095};
-    scratch_ = static_cast<char*>(std::aligned_alloc(4096, scratch_bytes_));
-  }
-  return scratch_;
 }
 
 void Communicator::setLastError(const std::string& s) {

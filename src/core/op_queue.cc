@@ -1,0 +1,173 @@
+// OperationQueue and Request: the two drivers of an Operation and the completion of requests.
+#include "core/op_queue.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <system_error>
+#include <utility>
+
+#include "core/log.h"
+#include "topology/topology.h"
+
+namespace coll {
+namespace {
+
+constexpr size_t kMaxSpares = 2;  // kept Operations (each keeps its scratch)
+
+// Binds the calling thread (the progress thread) to COLL_PROGRESS_CPUS, else to the PUs the
+// topology plan chose (near the NIC), always within the process's CPU mask, and says where at
+// INFO. When that cannot be done it warns and the thread runs wherever the process may.
+void PlaceProgressThread(const Config& config, int rank) {
+  std::unique_ptr<topo::Topology> topology;
+  topo::Placement placement;
+  Status st = topo::Topology::Load(&topology);
+  if (st.ok()) st = topology->plan(std::nullopt, &placement);
+  if (!st.ok()) {
+    COLL_WARN(rank, "progress thread left unbound: %s", st.message().c_str());
+    return;
+  }
+  topo::CpuSet cpus = placement.progress_cpus;
+  std::string why = placement.nic ? "near " + placement.nic->name : std::string("no NIC: the process's mask");
+  if (!config.progress_cpus.empty()) {
+    const topo::CpuSet wanted(config.progress_cpus);
+    cpus = wanted.intersect(placement.affinity);
+    why = "COLL_PROGRESS_CPUS";
+    if (cpus.empty()) {
+      COLL_WARN(rank, "COLL_PROGRESS_CPUS=%s lies outside the process's CPU mask (%s): the progress thread stays "
+                "on the mask", wanted.toString().c_str(), placement.affinity.toString().c_str());
+      cpus = placement.affinity;
+      why = "the process's mask";
+    }
+  }
+  if (cpus.empty()) return;
+  st = topology->bindCurrentThread(cpus);
+  if (!st.ok()) {
+    COLL_WARN(rank, "progress thread left unbound: %s", st.message().c_str());
+    return;
+  }
+  COLL_INFO(rank, "progress thread runs on PUs %s (%s; process mask %s)", cpus.toString().c_str(), why.c_str(),
+            placement.affinity.toString().c_str());
+}
+
+}  // namespace
+
+void Request::wait() {
+  if (done()) return;
+  const int64_t until = NowMicros() + spin_us_;
+  while (NowMicros() < until) {
+    if (done()) return;
+    sched_yield();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return done(); });
+}
+
+void Request::complete(const Status& st) {
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = st;
+  done_.store(true, std::memory_order_release);
+  cv_.notify_all();
+}
+
+OperationQueue::~OperationQueue() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!queue_.empty() && !comm_.failed()) {
+    const size_t n = queue_.size();
+    lock.unlock();
+    comm_.fail(Aborted("the communicator was destroyed on rank %d with %zu request%s outstanding", comm_.rank(), n,
+                       n == 1 ? "" : "s"),
+               true);
+    lock.lock();
+  }
+  stop_ = true;
+  cv_.notify_all();
+  lock.unlock();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::unique_ptr<Operation> OperationQueue::acquire() {
+  if (poster_op_) return std::move(poster_op_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!spare_.empty()) {
+      std::unique_ptr<Operation> op = std::move(spare_.back());
+      spare_.pop_back();
+      return op;
+    }
+  }
+  return std::make_unique<Operation>(comm_);
+}
+
+void OperationQueue::recycle(std::unique_ptr<Operation> op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (spare_.size() < kMaxSpares) spare_.push_back(std::move(op));
+}
+
+Status OperationQueue::run(std::unique_ptr<Operation> op, const char* name) {
+  // With nothing outstanding the progress thread is idle (it releases the count only once it
+  // is done with the links), and only this thread posts: the caller drives.
+  if (outstanding_.load(std::memory_order_acquire) == 0) {
+    Status st = RunOperation(*op);
+    poster_op_ = std::move(op);
+    return st;
+  }
+  auto request = std::make_shared<Request>(name, comm_.config().spin_us);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Entry{std::move(op), request});
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
+    cv_.notify_one();
+  }
+  request->wait();
+  return request->status();
+}
+
+Status OperationQueue::post(std::unique_ptr<Operation> op, const char* name, std::shared_ptr<Request>* out) {
+  auto request = std::make_shared<Request>(name, comm_.config().spin_us);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!thread_.joinable()) COLL_RETURN_IF_ERROR(startThread());
+  queue_.push_back(Entry{std::move(op), request});
+  outstanding_.fetch_add(1, std::memory_order_relaxed);
+  cv_.notify_one();
+  *out = std::move(request);
+  return Status::OK();
+}
+
+Status OperationQueue::startThread() {
+  try {
+    thread_ = std::thread([this] { threadMain(); });
+  } catch (const std::system_error& e) {
+    return SystemError("could not start the progress thread: %s", e.what());
+  }
+  return Status::OK();
+}
+
+void OperationQueue::finish(Entry entry, const Status& st) {
+  if (!st.ok())
+    comm_.setLastError(StrFormat("%s on rank %d: %s", entry.request->name(), comm_.rank(), st.message().c_str()));
+  entry.request->complete(st);
+  recycle(std::move(entry.op));
+}
+
+void OperationQueue::threadMain() {
+  pthread_setname_np(pthread_self(), "coll-progress");
+  PlaceProgressThread(comm_.config(), comm_.rank());
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and nothing left to complete
+    Operation* op = queue_.front().op.get();
+    lock.unlock();
+    Status st = RunOperation(*op);
+    lock.lock();
+    Entry entry = std::move(queue_.front());
+    queue_.pop_front();
+    outstanding_.fetch_sub(1, std::memory_order_release);
+    lock.unlock();
+    finish(std::move(entry), st);
+    lock.lock();
+  }
+}
+
+}  // namespace coll
