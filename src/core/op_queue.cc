@@ -117,7 +117,7 @@ Status OperationQueue::run(std::unique_ptr<Operation> op, const char* name) {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(Entry{std::move(op), request});
     outstanding_.fetch_add(1, std::memory_order_relaxed);
-    cv_.notify_one();
+    if (sleeping_) cv_.notify_one();
   }
   request->wait();
   return request->status();
@@ -129,7 +129,7 @@ Status OperationQueue::post(std::unique_ptr<Operation> op, const char* name, std
   if (!thread_.joinable()) COLL_RETURN_IF_ERROR(startThread());
   queue_.push_back(Entry{std::move(op), request});
   outstanding_.fetch_add(1, std::memory_order_relaxed);
-  cv_.notify_one();
+  if (sleeping_) cv_.notify_one();  // a spinning thread sees outstanding_ without a wake-up
   *out = std::move(request);
   return Status::OK();
 }
@@ -155,7 +155,17 @@ void OperationQueue::threadMain() {
   PlaceProgressThread(comm_.config(), comm_.rank());
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty() && !stop_) {
+      // Idle: poll for the next post for COLL_SPIN_US (yielding the core), then sleep. A
+      // trainer posting one collective per layer thus seldom pays for a wake-up.
+      lock.unlock();
+      const int64_t until = NowMicros() + comm_.config().spin_us;
+      while (outstanding_.load(std::memory_order_relaxed) == 0 && NowMicros() < until) sched_yield();
+      lock.lock();
+      sleeping_ = true;
+      cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      sleeping_ = false;
+    }
     if (queue_.empty()) return;  // stopping, and nothing left to complete
     Operation* op = queue_.front().op.get();
     lock.unlock();

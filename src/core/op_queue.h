@@ -78,6 +78,7 @@ class OperationQueue {
   std::deque<Entry> queue_;              // guarded by mu_; front() is running
   std::vector<std::unique_ptr<Operation>> spare_;  // guarded by mu_
   bool stop_ = false;                    // guarded by mu_
+  bool sleeping_ = false;                // guarded by mu_: the thread waits on cv_
   std::atomic<size_t> outstanding_{0};   // queue_.size(), readable without mu_
   std::unique_ptr<Operation> poster_op_;  // the poster's thread only
   std::thread thread_;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "support/child_check.h"
 #include "support/ranks.h"
 
