@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "bootstrap/socket.h"
-#include "core/config.h"
+#include "base/socket.h"
+#include "base/config.h"
 #include "transport/transport.h"
 
 namespace coll {

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "bootstrap/handshake.h"
-#include "core/log.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {

@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "bootstrap/handshake.h"
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 #include "bootstrap/unique_id.h"
-#include "core/config.h"
-#include "core/status.h"
+#include "base/config.h"
+#include "base/status.h"
 
 namespace coll {
 

@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 
 namespace coll {
 namespace {

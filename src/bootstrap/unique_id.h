@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <string>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 #include "collective.h"
-#include "core/config.h"
+#include "base/config.h"
 
 namespace coll {
 

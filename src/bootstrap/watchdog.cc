@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "bootstrap/bootstrap.h"
-#include "core/log.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {

@@ -2,7 +2,7 @@
 // p-u (its own at u = 0) and stores the block of position p-u-1 arriving from the left.
 // Block order in recvbuf is by rank, so position s maps to rank ring[s].
 #include "collectives/collectives.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -4,7 +4,7 @@
 // rank holds bitwise the same result. Chunk c of step t+1 leaves as soon as chunk c of
 // step t is reduced.
 #include "collectives/collectives.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -2,7 +2,7 @@
 // than the ring's 2(n-1)), then every rank reduces the n inputs itself in rank order 0..n-1,
 // so all ranks compute the same operations in the same order and agree bitwise.
 #include "collectives/collectives.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -1,7 +1,7 @@
 // Pipelined chain broadcast along the ring from the root: each rank stores chunk c and
 // forwards it to the right at once; the rank left of the root only stores.
 #include "collectives/collectives.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -8,7 +8,7 @@
 
 #include "collectives/operation.h"
 #include "collectives/schedule.h"
-#include "core/comm.h"
+#include "comm/comm.h"
 
 namespace coll {
 

@@ -10,8 +10,8 @@
 #include <cstdlib>
 #include <thread>
 
-#include "core/dtype.h"
-#include "core/log.h"
+#include "base/dtype.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "collectives/memory_ops.h"
 #include "collectives/schedule.h"
-#include "core/comm.h"
+#include "comm/comm.h"
 
 namespace coll {
 

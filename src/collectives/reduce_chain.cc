@@ -2,7 +2,7 @@
 // it; each rank reduces chunk c of the partial result with its input and forwards it, so
 // every link carries the buffer once and only the root writes recvbuf.
 #include "collectives/collectives.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

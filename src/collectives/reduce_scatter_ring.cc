@@ -2,7 +2,7 @@
 // segment s carries block ring[s-1], so position p finishes block ring[p] = its own rank's
 // block. Partial sums live in the operation's scratch (sendbuf is read-only).
 #include "collectives/collectives.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -1,8 +1,8 @@
 // Chooses an algorithm per call. The switch points come from measurements (see
 // docs/PERFORMANCE.md) and are printed at COLL_DEBUG=INFO.
 #include "collectives/collectives.h"
-#include "core/dtype.h"
-#include "core/log.h"
+#include "base/dtype.h"
+#include "base/log.h"
 
 namespace coll {
 

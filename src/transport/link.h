@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
-#include "core/deadline.h"
-#include "core/status.h"
+#include "base/deadline.h"
+#include "base/status.h"
 
 namespace coll {
 

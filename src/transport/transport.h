@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "bootstrap/socket.h"
-#include "core/config.h"
+#include "base/socket.h"
+#include "base/config.h"
 #include "transport/link.h"
 
 namespace coll {

@@ -12,7 +12,7 @@
 #include <functional>
 #include <vector>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 #include "support/child_check.h"
 #include "support/process_group.h"
 #include "support/ranks.h"

@@ -17,7 +17,7 @@
 #include "collectives/reduce/half.h"
 #include "collectives/reduce/reduce.h"
 #include "collectives/reduce/reduce_dispatch.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 namespace {

@@ -3,7 +3,7 @@
 #include "collectives/reduce/reduce.h"
 
 #include "collectives/reduce/reduce_dispatch.h"
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 namespace {

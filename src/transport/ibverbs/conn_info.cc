@@ -4,7 +4,7 @@
 
 #include <infiniband/verbs.h>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 
 namespace coll {
 namespace ibverbs {

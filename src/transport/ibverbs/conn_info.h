@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/deadline.h"
-#include "core/status.h"
+#include "base/deadline.h"
+#include "base/status.h"
 
 namespace coll {
 namespace ibverbs {

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <vector>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "topology/topology.h"
 
 namespace coll {

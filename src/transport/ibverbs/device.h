@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "core/status.h"
+#include "base/status.h"
 #include "transport/ibverbs/ib_config.h"
 #include "transport/ibverbs/verbs_api.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 #include "transport/ibverbs/conn_info.h"
 #include "transport/ibverbs/device.h"
 #include "transport/link.h"

@@ -1,10 +1,10 @@
-// COLL_IBVERBS_LIB / COLL_IB_* parsing with the range checks of core/config.h.
+// COLL_IBVERBS_LIB / COLL_IB_* parsing with the range checks of base/config.h.
 // Thread-safety: FromEnv only reads the environment.
 #include "transport/ibverbs/ib_config.h"
 
 #include <cstdlib>
 
-#include "core/config.h"
+#include "base/config.h"
 
 namespace coll {
 namespace ibverbs {

@@ -4,7 +4,7 @@
 #include <map>
 #include <mutex>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "transport/ibverbs/ib_link.h"
 
 namespace coll {

@@ -10,7 +10,7 @@
 #include <memory>
 #include <mutex>
 
-#include "core/log.h"
+#include "base/log.h"
 
 namespace coll {
 namespace ibverbs {

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <utility>
 
-#include "bootstrap/socket.h"
-#include "core/deadline.h"
+#include "base/socket.h"
+#include "base/deadline.h"
 
 namespace coll {
 namespace shm {

@@ -12,8 +12,8 @@
 #include <cstring>
 #include <new>
 
-#include "bootstrap/socket.h"
-#include "core/deadline.h"
+#include "base/socket.h"
+#include "base/deadline.h"
 
 namespace coll {
 namespace shm {

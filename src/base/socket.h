@@ -7,8 +7,8 @@
 
 #include <string>
 
-#include "core/deadline.h"
-#include "core/status.h"
+#include "base/deadline.h"
+#include "base/status.h"
 
 namespace coll {
 

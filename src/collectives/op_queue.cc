@@ -1,5 +1,5 @@
 // OperationQueue and Request: the two drivers of an Operation and the completion of requests.
-#include "core/op_queue.h"
+#include "collectives/op_queue.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -7,7 +7,7 @@
 #include <system_error>
 #include <utility>
 
-#include "core/log.h"
+#include "base/log.h"
 #include "topology/topology.h"
 
 namespace coll {

@@ -2,7 +2,7 @@
 // of them at /dev/null (the number stays taken, so a later close by its Fd is harmless, but
 // the child no longer holds the parent's sockets open). Only async-signal-safe calls run in
 // the child handler.
-#include "bootstrap/fd_registry.h"
+#include "base/fd_registry.h"
 
 #include <fcntl.h>
 #include <pthread.h>

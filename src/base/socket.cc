@@ -1,8 +1,8 @@
 // Socket helpers: address parsing, interface lookup, listen/connect/accept and exact-length
 // transfers, every wait bounded by a Deadline.
-#include "bootstrap/socket.h"
+#include "base/socket.h"
 
-#include "bootstrap/fd_registry.h"
+#include "base/fd_registry.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

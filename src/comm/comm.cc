@@ -1,5 +1,5 @@
 // Communicator creation (bootstrap, ring order, links) and its error state.
-#include "core/comm.h"
+#include "comm/comm.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "bootstrap/handshake.h"
-#include "core/log.h"
+#include "base/log.h"
 #include "topology/hosts.h"
 #include "topology/topology.h"
 

@@ -9,10 +9,10 @@
 
 #include "bootstrap/unique_id.h"
 #include "collectives/collectives.h"
-#include "core/comm.h"
-#include "core/op_queue.h"
-#include "core/dtype.h"
-#include "core/log.h"
+#include "comm/comm.h"
+#include "collectives/op_queue.h"
+#include "base/dtype.h"
+#include "base/log.h"
 
 struct coll_comm {
   std::unique_ptr<coll::Communicator> impl;

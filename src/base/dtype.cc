@@ -1,5 +1,5 @@
 // Names of dtypes and ops for messages and logs.
-#include "core/dtype.h"
+#include "base/dtype.h"
 
 namespace coll {
 

@@ -1,6 +1,6 @@
 // coll::Status — the one internal error style: a status code plus one sentence.
 // Value type, cheap when OK (no allocation). Never thrown; converted to the C enum at
-// the API boundary (src/core/c_api.cc). Thread-compatible.
+// the API boundary (src/api/c_api.cc). Thread-compatible.
 #pragma once
 
 #include <memory>

@@ -1,5 +1,5 @@
 // COLL_* environment parsing with range checks and clear errors.
-#include "core/config.h"
+#include "base/config.h"
 
 #include <strings.h>
 

@@ -1,5 +1,5 @@
 // coll::Status implementation and formatting helpers.
-#include "core/status.h"
+#include "base/status.h"
 
 #include <cerrno>
 #include <cstdarg>

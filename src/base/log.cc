@@ -1,5 +1,5 @@
 // COLL_DEBUG parsing and line output.
-#include "core/log.h"
+#include "base/log.h"
 
 #include <strings.h>
 #include <unistd.h>

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "collectives/operation.h"
-#include "core/comm.h"
+#include "comm/comm.h"
 
 namespace coll {
 

@@ -4,8 +4,8 @@
 #include <poll.h>
 
 #include "bootstrap/handshake.h"
-#include "core/comm.h"
-#include "core/log.h"
+#include "comm/comm.h"
+#include "base/log.h"
 
 namespace coll {
 namespace {

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "bootstrap/bootstrap.h"
-#include "core/config.h"
-#include "core/deadline.h"
-#include "core/status.h"
+#include "base/config.h"
+#include "base/deadline.h"
+#include "base/status.h"
 #include "transport/link.h"
 #include "transport/transport.h"
 
