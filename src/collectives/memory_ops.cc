@@ -21,13 +21,6 @@ constexpr MemoryOps kHostOps{MemoryKind::kHost, HostCopy, HostCopyFinal, ReduceI
 
 }  // namespace
 
-const char* MemoryKindName(MemoryKind kind) {
-  switch (kind) {
-    case MemoryKind::kHost: return "host";
-  }
-  return "unknown memory";
-}
-
 const MemoryOps& MemoryOpsFor(MemoryKind) { return kHostOps; }
 
 }  // namespace coll

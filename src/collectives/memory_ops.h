@@ -8,12 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "base/memory_kind.h"
 #include "collective.h"
 
 namespace coll {
-
-enum class MemoryKind : uint8_t { kHost = 0 };
-const char* MemoryKindName(MemoryKind kind);
 
 struct MemoryOps {
   MemoryKind kind;

@@ -99,6 +99,15 @@ Status Operation::start() {
                       DescribeCall(d_).c_str(), st.peer);
     left_ = link;
   }
+  // The memory-kind seam: this operation's MemoryOps read received slots and write into the
+  // peer's slot, and the send link reads the buffers themselves.
+  const char* kind = MemoryKindName(mem_->kind);
+  if (right_ != nullptr && (!right_->acceptsSource(mem_->kind) || right_->slotMemory() != mem_->kind))
+    return Unsupported("%s: the link to rank %d cannot take %s memory (its slots are %s memory)",
+                       DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(right_->slotMemory()));
+  if (left_ != nullptr && left_->slotMemory() != mem_->kind)
+    return Unsupported("%s: the link from rank %d delivers %s memory where %s memory was expected",
+                       DescribeCall(d_).c_str(), left_->peer(), MemoryKindName(left_->slotMemory()), kind);
   // A step shorter than a few slots would leave the pipeline shallow: cut it in at least
   // kMinChunksPerStep chunks (not below kMinChunkBytes). Every rank computes the same
   // size, since the largest step is the same on every rank of a schedule.

@@ -1,8 +1,8 @@
 // The communicator: configuration, bootstrap control channel, the ring and its two links,
 // the collective sequence number, and the sticky error state. Operations run one at a time,
-// on the poster's thread or the progress thread (core/op_queue.h), which hand the links over
-// under the queue's lock; abort(), the watchdog and the progress thread may touch the error
-// state and the last error from other threads, so those are atomic/mutex-guarded.
+// on the poster's thread or the progress thread (collectives/op_queue.h), which hand the
+// links over under the queue's lock; abort(), the watchdog and the progress thread may touch
+// the error state and the last error from other threads, so those are atomic/mutex-guarded.
 #pragma once
 
 #include <atomic>
