@@ -35,7 +35,30 @@ void Request::complete(const Status& st) {
   cv_.notify_all();
 }
 
+OperationQueue::OperationQueue(Communicator& comm) : comm_(comm) {
+  comm_.setFailureHook([this] { abandonQueued(); });
+}
+
+void OperationQueue::abandonQueued() {
+  std::vector<Entry> abandoned;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->started) {
+        ++it;
+        continue;
+      }
+      abandoned.push_back(std::move(*it));
+      it = queue_.erase(it);
+      outstanding_.fetch_sub(1, std::memory_order_release);
+    }
+  }
+  const Status failure = comm_.failure();
+  for (Entry& entry : abandoned) finish(std::move(entry), failure);
+}
+
 OperationQueue::~OperationQueue() {
+  comm_.setFailureHook(nullptr);
   std::unique_lock<std::mutex> lock(mu_);
   if (!queue_.empty() && !comm_.failed()) {
     const size_t n = queue_.size();
@@ -132,6 +155,7 @@ void OperationQueue::threadMain() {
       sleeping_ = false;
     }
     if (queue_.empty()) return;  // stopping, and nothing left to complete
+    queue_.front().started = true;  // from now on only this thread completes it
     Operation* op = queue_.front().op.get();
     lock.unlock();
     Status st = RunOperation(*op);

@@ -48,7 +48,10 @@ class Request {
 
 class OperationQueue {
  public:
-  explicit OperationQueue(Communicator& comm) : comm_(comm) {}
+  // Registers itself as comm's failure hook: a failure completes every request not yet
+  // started at once, from the failing thread (abort, watchdog), whatever the progress thread
+  // is doing.
+  explicit OperationQueue(Communicator& comm);
   // With requests outstanding, aborts them (the communicator fails with COLL_ERR_ABORTED,
   // which every rank hears), lets the progress thread complete each, and joins it.
   ~OperationQueue();
@@ -66,7 +69,9 @@ class OperationQueue {
   struct Entry {
     std::unique_ptr<Operation> op;
     std::shared_ptr<Request> request;
+    bool started = false;  // the progress thread took it (guarded by mu_)
   };
+  void abandonQueued();  // after a failure: completes every entry not started
   Status startThread();  // with mu_ held
   void threadMain();
   void finish(Entry entry, const Status& st);

@@ -59,10 +59,19 @@ void Communicator::fail(const Status& st, bool tell_others) {
   ssize_t ignored = write(wake_.get(), &one, sizeof one);
   (void)ignored;
   COLL_WARN(rank_, "%s", st.message().c_str());
+  {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    if (on_fail_) on_fail_();
+  }
   if (tell_others && bootstrap_) {
     Status relayed(st.code(), StrFormat("rank %d failed: %s", rank_, st.message().c_str()));
     bootstrap_->reportFatal(relayed);
   }
+}
+
+void Communicator::setFailureHook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(hook_mu_);
+  on_fail_ = std::move(hook);
 }
 
 void Communicator::abort() {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -63,6 +64,9 @@ class Communicator {
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   // Records a fatal error (first one wins) and tells the other ranks.
   void fail(const Status& st, bool tell_others);
+  // Called once by the first fail(), on the failing thread, before the other ranks are told:
+  // the operation queue completes what has not started. Set and cleared by the queue's owner.
+  void setFailureHook(std::function<void()> hook);
   void abort();
 
   int wakeFd() const { return wake_.get(); }
@@ -95,6 +99,8 @@ class Communicator {
   std::string last_error_;  // guarded by mu_
   std::string last_error_copy_;
   Fd wake_;  // eventfd: wakes a waiting collective on abort / remote failure
+  std::mutex hook_mu_;  // held while the hook runs, so clearing it waits for a running call
+  std::function<void()> on_fail_;  // guarded by hook_mu_
 };
 
 }  // namespace coll
