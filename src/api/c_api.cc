@@ -230,7 +230,7 @@ Status ReadRankSize(int* rank, int* nranks) {
 
 Status InitEnv(coll_comm_t* out) {
   Config config;
-  COLL_RETURN_IF_ERROR(Config::FromEnv(&config));
+  COLL_RETURN_IF_ERROR(ConfigFromEnv(&config));
   int rank = 0, nranks = 0;
   COLL_RETURN_IF_ERROR(ReadRankSize(&rank, &nranks));
   const char* root = std::getenv("COLL_ROOT_ADDR");
@@ -274,7 +274,7 @@ coll_status_t coll_get_unique_id(coll_unique_id_t* id) {
   if (id == nullptr) return InitError(InvalidArgument("coll_get_unique_id: id is NULL"));
   return InitError(Guard([&] {
     Config config;
-    COLL_RETURN_IF_ERROR(Config::FromEnv(&config));
+    COLL_RETURN_IF_ERROR(ConfigFromEnv(&config));
     return NewUniqueId(config, id).withContext("coll_get_unique_id: ");
   }));
 }
@@ -288,7 +288,7 @@ coll_status_t coll_comm_init(coll_comm_t* comm, int nranks, int rank, const coll
     return InitError(InvalidArgument("coll_comm_init: rank %d is out of range for %d ranks", rank, nranks));
   return InitError(Guard([&] {
     Config config;
-    COLL_RETURN_IF_ERROR(Config::FromEnv(&config));
+    COLL_RETURN_IF_ERROR(ConfigFromEnv(&config));
     UniqueId uid;
     COLL_RETURN_IF_ERROR(DecodeUniqueId(id, &uid));
     Fd parked = rank == 0 ? TakeParkedListener(uid.token) : Fd();

@@ -1,23 +1,12 @@
 // COLL_* environment parsing with range checks and clear errors.
 #include "base/config.h"
 
-#include <strings.h>
-
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
 namespace coll {
-
-const char* TransportChoiceName(TransportChoice t) {
-  switch (t) {
-    case TransportChoice::kAuto: return "auto";
-    case TransportChoice::kTcp: return "tcp";
-    case TransportChoice::kShm: return "shm";
-    case TransportChoice::kIbverbs: return "ibverbs";
-  }
-  return "?";
-}
 
 bool ParseCpuList(const char* text, std::vector<int>* out) {
   std::vector<int> pus;
@@ -84,22 +73,12 @@ Status EnvInt(const char* name, int64_t min, int64_t max, int64_t* out) {
   return Status::OK();
 }
 
-static Status ParseTransport(TransportChoice* out) {
-  const char* v = std::getenv("COLL_TRANSPORT");
-  if (v == nullptr || *v == '\0') return Status::OK();
-  for (TransportChoice t : {TransportChoice::kAuto, TransportChoice::kTcp, TransportChoice::kShm,
-                            TransportChoice::kIbverbs}) {
-    if (strcasecmp(v, TransportChoiceName(t)) == 0) {
-      *out = t;
-      return Status::OK();
-    }
-  }
-  return InvalidArgument("COLL_TRANSPORT=%s is not one of auto, tcp, shm, ibverbs", v);
-}
-
 Status Config::FromEnv(Config* out) {
   Config c;
-  COLL_RETURN_IF_ERROR(ParseTransport(&c.transport));
+  if (const char* v = std::getenv("COLL_TRANSPORT"); v != nullptr && *v != '\0') {
+    c.transport = v;
+    for (char& ch : c.transport) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  }
   if (const char* v = std::getenv("COLL_SOCKET_IFNAME")) c.socket_ifname = v;
   COLL_RETURN_IF_ERROR(EnvBytes("COLL_CHUNK_BYTES", 4096, size_t{1} << 30, &c.chunk_bytes));
   if (c.chunk_bytes % 64 != 0)
@@ -122,7 +101,7 @@ Status Config::FromEnv(Config* out) {
 std::string Config::describe() const {
   return StrFormat("COLL_TRANSPORT=%s COLL_SOCKET_IFNAME=%s COLL_CHUNK_BYTES=%zu COLL_NSLOTS=%d COLL_TIMEOUT_MS=%lld "
                    "COLL_SMALL_BYTES=%s COLL_SPIN_US=%lld",
-                   TransportChoiceName(transport), socket_ifname.empty() ? "(auto)" : socket_ifname.c_str(),
+                   transport.c_str(), socket_ifname.empty() ? "(auto)" : socket_ifname.c_str(),
                    chunk_bytes, nslots, static_cast<long long>(timeout_ms),
                    small_bytes_set ? std::to_string(small_bytes).c_str() : "(per ring)",
                    static_cast<long long>(spin_us));

@@ -11,11 +11,9 @@
 
 namespace coll {
 
-enum class TransportChoice { kAuto, kTcp, kShm, kIbverbs };
-const char* TransportChoiceName(TransportChoice t);
-
 struct Config {
-  TransportChoice transport = TransportChoice::kAuto;  // COLL_TRANSPORT
+  std::string transport = "auto";                      // COLL_TRANSPORT, lower case (a registry
+                                                       //   name, checked by comm's ConfigFromEnv)
   std::string socket_ifname;                           // COLL_SOCKET_IFNAME
   size_t chunk_bytes = 512 * 1024;                     // COLL_CHUNK_BYTES: pipeline chunk = slot
   int nslots = 4;                                      // COLL_NSLOTS: receive slots per link

@@ -60,25 +60,11 @@ std::string MissingRanks(const std::vector<PeerInfo>& peers) {
 
 }  // namespace
 
-HandshakeParams ConfigParams(const Config& config) {
-  HandshakeParams p;
-  p.values[0] = config.chunk_bytes;
-  p.values[1] = static_cast<uint64_t>(config.nslots);
-  p.values[2] = static_cast<uint64_t>(config.transport);
-  p.names[0] = "COLL_CHUNK_BYTES";
-  p.names[1] = "COLL_NSLOTS";
-  p.names[2] = "COLL_TRANSPORT";
-  p.values[3] = config.small_bytes_set ? config.small_bytes + 1 : 0;
-  p.names[3] = "COLL_SMALL_BYTES";
-  p.unset_is_zero[3] = true;
-  return p;
-}
-
 Status Bootstrap::Create(int rank, int nranks, const UniqueId& id, Fd root_listener, const Config& config,
-                         const std::string& host_id, std::unique_ptr<Bootstrap>* out) {
+                         const SharedSettings& shared, const std::string& host_id, std::unique_ptr<Bootstrap>* out) {
   std::unique_ptr<Bootstrap> b(new Bootstrap(rank, nranks));
   b->token_ = id.token;
-  b->params_ = ConfigParams(config);
+  b->shared_ = shared;
   b->peers_.resize(nranks);
   b->wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!b->wake_.valid()) return ErrnoError(errno, "eventfd");
@@ -121,7 +107,7 @@ Status Bootstrap::rootGather(const Deadline& deadline, Fd listener) {
                      MissingRanks(peers_).c_str(), joined, nranks_);
     COLL_RETURN_IF_ERROR(st);
     Deadline hs = deadline.earlier(Deadline::In(10000));
-    ServerHandshake server(conn.get(), token_, ConnPurpose::kBootstrap, 0, nranks_, params_);
+    ServerHandshake server(conn.get(), token_, ConnPurpose::kBootstrap, 0, nranks_, shared_);
     st = server.run(hs, -1);
     if (st.code() == COLL_ERR_INVALID_ARGUMENT) return st.withContext("bootstrap: ");
     int peer = server.peerRank();
@@ -151,7 +137,7 @@ Status Bootstrap::joinRoot(const SockAddr& root, const Config& config, const Dea
   ctl_.resize(1);
   const std::string what = "the root (rank 0) at " + root.str();
   COLL_RETURN_IF_ERROR(ConnectRetry(root, deadline, what, &ctl_[0]));
-  ClientHandshake client(ctl_[0].get(), token_, ConnPurpose::kBootstrap, rank_, nranks_, 0, params_, what);
+  ClientHandshake client(ctl_[0].get(), token_, ConnPurpose::kBootstrap, rank_, nranks_, 0, shared_, what);
   COLL_RETURN_IF_ERROR(client.run(deadline));
   SockAddr local;
   COLL_RETURN_IF_ERROR(LocalAddress(ctl_[0].get(), &local));

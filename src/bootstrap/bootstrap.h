@@ -27,16 +27,14 @@ struct PeerInfo {
   std::string host_id;  // hostname/boot_id (topo::HostIdentity)
 };
 
-// The settings every rank must share, compared in every handshake.
-HandshakeParams ConfigParams(const Config& config);
-
 class Bootstrap {
  public:
   using FatalFn = std::function<void(const Status&)>;
 
   // root_listener: the socket parked by coll_get_unique_id, or invalid (the root binds).
+  // `shared`: the settings every rank must share, compared when each rank joins.
   static Status Create(int rank, int nranks, const UniqueId& id, Fd root_listener, const Config& config,
-                       const std::string& host_id, std::unique_ptr<Bootstrap>* out);
+                       const SharedSettings& shared, const std::string& host_id, std::unique_ptr<Bootstrap>* out);
   ~Bootstrap();
 
   const std::vector<PeerInfo>& peers() const { return peers_; }
@@ -60,7 +58,7 @@ class Bootstrap {
 
   int rank_, nranks_;
   Token token_{};
-  HandshakeParams params_;
+  SharedSettings shared_;
   std::vector<PeerInfo> peers_;
   Fd data_listener_;
   std::vector<Fd> ctl_;            // root: index = rank (ctl_[0] unused); others: ctl_[0] = root

@@ -6,6 +6,7 @@
 #include <openssl/hmac.h>
 
 #include <cstring>
+#include <vector>
 
 #include "base/socket.h"
 
@@ -13,67 +14,107 @@ namespace coll {
 namespace {
 
 constexpr uint32_t kMagic = 0x434f4c48;  // "COLH"
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;  // 4: the shared settings are a counted list of values
 
 enum Verdict : uint32_t { kAccept = 1, kBadProof = 2, kBadSize = 3, kBadRank = 4, kBadParams = 5 };
 
-void Mac(const Token& token, char role, const HandshakeMsg& about, int client, int server, const uint8_t* nonce,
-         uint8_t out[32]) {
-  uint8_t msg[1 + 5 * 4 + kHandshakeParams * 8 + 16];
-  msg[0] = static_cast<uint8_t>(role);
-  int32_t fields[5] = {static_cast<int32_t>(about.purpose), client, server, about.nranks, 0};
-  std::memcpy(msg + 1, fields, sizeof fields);
-  std::memcpy(msg + 21, about.params, sizeof about.params);
-  std::memcpy(msg + 21 + sizeof about.params, nonce, 16);
-  unsigned int len = 32;
-  HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()), msg, sizeof msg, out, &len);
+std::vector<uint64_t> ValuesOf(const SharedSettings& settings) {
+  std::vector<uint64_t> v;
+  for (const SharedSetting& s : settings) v.push_back(s.value);
+  return v;
 }
 
-int ParamsDiffer(const uint64_t a[kHandshakeParams], const uint64_t b[kHandshakeParams]) {
-  for (int i = 0; i < kHandshakeParams; ++i)
-    if (a[i] != b[i]) return i;
+HandshakeMsg Header(ConnPurpose purpose, int rank, int nranks, const SharedSettings& settings) {
+  return HandshakeMsg{kMagic, kVersion, static_cast<uint32_t>(purpose), rank, nranks,
+                      static_cast<uint32_t>(settings.size()), {}, {}};
+}
+
+// The MAC covers who talks to whom for what, the client's settings and the nonce.
+void Mac(const Token& token, char role, const HandshakeMsg& about, const std::vector<uint64_t>& about_values,
+         int client, int server, const uint8_t* nonce, uint8_t out[32]) {
+  std::vector<uint8_t> msg(1 + 5 * 4 + about_values.size() * 8 + 16);
+  msg[0] = static_cast<uint8_t>(role);
+  int32_t fields[5] = {static_cast<int32_t>(about.purpose), client, server, about.nranks,
+                       static_cast<int32_t>(about_values.size())};
+  std::memcpy(&msg[1], fields, sizeof fields);
+  if (!about_values.empty()) std::memcpy(&msg[21], about_values.data(), about_values.size() * 8);
+  std::memcpy(&msg[21 + about_values.size() * 8], nonce, 16);
+  unsigned int len = 32;
+  HMAC(EVP_sha256(), token.data(), static_cast<int>(token.size()), msg.data(), msg.size(), out, &len);
+}
+
+Status SendMsg(int fd, const HandshakeMsg& m, const std::vector<uint64_t>& values, const Deadline& d,
+               const std::string& what) {
+  std::vector<uint8_t> buf(sizeof m + values.size() * 8);
+  std::memcpy(buf.data(), &m, sizeof m);
+  if (!values.empty()) std::memcpy(&buf[sizeof m], values.data(), values.size() * 8);
+  return SendAll(fd, buf.data(), buf.size(), d, what);
+}
+
+// Reads a header and, when it is a libcollective one of this version, its settings.
+Status RecvMsg(int fd, HandshakeMsg* m, std::vector<uint64_t>* values, const Deadline& d, const std::string& what) {
+  values->clear();
+  COLL_RETURN_IF_ERROR(RecvAll(fd, m, sizeof *m, d, what));
+  if (m->magic != kMagic || m->version != kVersion || m->nsettings > kMaxSharedSettings) return Status::OK();
+  values->resize(m->nsettings);
+  if (values->empty()) return Status::OK();
+  return RecvAll(fd, values->data(), values->size() * 8, d, what);
+}
+
+bool Foreign(const HandshakeMsg& m) {
+  return m.magic != kMagic || m.version != kVersion || m.nsettings > kMaxSharedSettings;
+}
+
+// Index of the first setting that differs, -1 when none, -2 when the lists differ in length.
+int SettingsDiffer(const std::vector<uint64_t>& theirs, const SharedSettings& mine) {
+  if (theirs.size() != mine.size()) return -2;
+  for (size_t i = 0; i < mine.size(); ++i)
+    if (theirs[i] != mine[i].value) return static_cast<int>(i);
   return -1;
 }
 
-std::string ParamText(const HandshakeParams& p, int i, uint64_t v) {
-  if (p.unset_is_zero[i]) return v == 0 ? "unset" : std::to_string(v - 1);
-  return std::to_string(v);
-}
+std::string SettingText(const SharedSetting& s, uint64_t v) { return s.show ? s.show(v) : std::to_string(v); }
 
-Status ParamMismatch(const HandshakeParams& p, int i, uint64_t mine, int my_rank, uint64_t theirs, int their_rank) {
-  return InvalidArgument("%s is %s on rank %d but %s on rank %d: set it the same on every rank", p.names[i],
-                         ParamText(p, i, mine).c_str(), my_rank, ParamText(p, i, theirs).c_str(), their_rank);
+Status SettingMismatch(const SharedSettings& mine, int i, int my_rank, const std::vector<uint64_t>& theirs,
+                       int their_rank) {
+  if (i == -2)
+    return InvalidArgument("rank %d compares %zu settings at init but rank %d compares %zu: every rank must run the "
+                           "same libcollective",
+                           my_rank, mine.size(), their_rank, theirs.size());
+  const SharedSetting& s = mine[i];
+  return InvalidArgument("%s is %s on rank %d but %s on rank %d: set it the same on every rank", s.name.c_str(),
+                         SettingText(s, s.value).c_str(), my_rank, SettingText(s, theirs[i]).c_str(), their_rank);
 }
 
 }  // namespace
 
 Status ClientHandshake::sendHello(const Deadline& d) {
-  hello_ = HandshakeMsg{kMagic, kVersion, static_cast<uint32_t>(purpose_), rank_, nranks_, {}, {}, {}};
-  std::memcpy(hello_.params, params_.values, sizeof hello_.params);
+  hello_ = Header(purpose_, rank_, nranks_, settings_);
+  hello_values_ = ValuesOf(settings_);
   COLL_RETURN_IF_ERROR(RandomBytes(hello_.nonce, sizeof hello_.nonce));
-  return SendAll(fd_, &hello_, sizeof hello_, d, what_);
+  return SendMsg(fd_, hello_, hello_values_, d, what_);
 }
 
 Status ClientHandshake::prove(const Deadline& d) {
   HandshakeMsg sp{};
-  Status st = RecvAll(fd_, &sp, sizeof sp, d, what_);
+  std::vector<uint64_t> sp_values;
+  Status st = RecvMsg(fd_, &sp, &sp_values, d, what_);
   if (st.code() == COLL_ERR_PEER_LOST)
     return AuthError("%s closed the connection during authentication (a different job on that address, or it "
                      "refused this rank)",
                      what_.c_str());
   COLL_RETURN_IF_ERROR(st);
   uint8_t expect[32];
-  Mac(token_, 'S', hello_, rank_, server_, hello_.nonce, expect);
-  if (sp.magic != kMagic || sp.rank != server_ || CRYPTO_memcmp(expect, sp.mac, 32) != 0)
+  Mac(token_, 'S', hello_, hello_values_, rank_, server_, hello_.nonce, expect);
+  if (Foreign(sp) || sp.rank != server_ || CRYPTO_memcmp(expect, sp.mac, 32) != 0)
     return AuthError("%s did not prove the job token: the unique id is not from this job (or another job listens "
                      "on that address)",
                      what_.c_str());
-  int bad = ParamsDiffer(sp.params, params_.values);
+  int bad = SettingsDiffer(sp_values, settings_);
   HandshakeMsg cp = hello_;
-  Mac(token_, 'C', hello_, rank_, server_, sp.nonce, cp.mac);
-  COLL_RETURN_IF_ERROR(SendAll(fd_, &cp, sizeof cp, d, what_));
-  if (bad >= 0)
-    return ParamMismatch(params_, bad, params_.values[bad], rank_, sp.params[bad], server_);
+  Mac(token_, 'C', hello_, hello_values_, rank_, server_, sp.nonce, cp.mac);
+  COLL_RETURN_IF_ERROR(SendMsg(fd_, cp, hello_values_, d, what_));
+  if (bad != -1) return SettingMismatch(settings_, bad, rank_, sp_values, server_);
   return Status::OK();
 }
 
@@ -98,39 +139,38 @@ Status ClientHandshake::run(const Deadline& d) {
 }
 
 Status ServerHandshake::answerHello(const Deadline& d, int expected_client) {
-  COLL_RETURN_IF_ERROR(RecvAll(fd_, &hello_, sizeof hello_, d, "a connecting process"));
-  if (hello_.magic != kMagic || hello_.version != kVersion || hello_.purpose != static_cast<uint32_t>(purpose_))
+  COLL_RETURN_IF_ERROR(RecvMsg(fd_, &hello_, &hello_values_, d, "a connecting process"));
+  if (Foreign(hello_) || hello_.purpose != static_cast<uint32_t>(purpose_))
     return AuthError("refused a connection that is not a libcollective %s peer",
                      purpose_ == ConnPurpose::kBootstrap ? "bootstrap" : "ring");
   if (hello_.nranks != nranks_) early_verdict_ = kBadSize;
   else if (hello_.rank < 0 || hello_.rank >= nranks_ || hello_.rank == rank_ ||
            (expected_client >= 0 && hello_.rank != expected_client))
     early_verdict_ = kBadRank;
-  proof_ = HandshakeMsg{kMagic, kVersion, hello_.purpose, rank_, nranks_, {}, {}, {}};
-  std::memcpy(proof_.params, params_.values, sizeof proof_.params);
+  proof_ = Header(purpose_, rank_, nranks_, settings_);
   COLL_RETURN_IF_ERROR(RandomBytes(proof_.nonce, sizeof proof_.nonce));
-  Mac(token_, 'S', hello_, hello_.rank, rank_, hello_.nonce, proof_.mac);
-  return SendAll(fd_, &proof_, sizeof proof_, d, "rank " + std::to_string(hello_.rank));
+  Mac(token_, 'S', hello_, hello_values_, hello_.rank, rank_, hello_.nonce, proof_.mac);
+  return SendMsg(fd_, proof_, ValuesOf(settings_), d, "rank " + std::to_string(hello_.rank));
 }
 
 Status ServerHandshake::judge(const Deadline& d) {
   HandshakeMsg cp{};
-  Status st = RecvAll(fd_, &cp, sizeof cp, d, "a connecting process");
+  std::vector<uint64_t> cp_values;
+  Status st = RecvMsg(fd_, &cp, &cp_values, d, "a connecting process");
   if (!st.ok())
     return AuthError("refused a process claiming rank %d: it left during authentication (it could not verify this "
                      "job's token)",
                      hello_.rank);
   uint8_t expect[32];
-  Mac(token_, 'C', hello_, hello_.rank, rank_, proof_.nonce, expect);
+  Mac(token_, 'C', hello_, hello_values_, hello_.rank, rank_, proof_.nonce, expect);
   uint32_t verdict = early_verdict_ ? early_verdict_ : kAccept;
-  int bad = ParamsDiffer(hello_.params, params_.values);
+  int bad = SettingsDiffer(hello_values_, settings_);
   if (CRYPTO_memcmp(expect, cp.mac, 32) != 0) verdict = kBadProof;
-  else if (verdict == kAccept && bad >= 0) verdict = kBadParams;
+  else if (verdict == kAccept && bad != -1) verdict = kBadParams;
   COLL_RETURN_IF_ERROR(SendAll(fd_, &verdict, sizeof verdict, d, "rank " + std::to_string(hello_.rank)));
   if (verdict == kBadProof)
     return AuthError("refused a process claiming rank %d: it did not prove the job token", hello_.rank);
-  if (verdict == kBadParams)
-    return ParamMismatch(params_, bad, params_.values[bad], rank_, hello_.params[bad], hello_.rank);
+  if (verdict == kBadParams) return SettingMismatch(settings_, bad, rank_, hello_values_, hello_.rank);
   if (verdict != kAccept)
     return InvalidArgument("refused a process claiming rank %d of %d (this job has %d ranks; expected another rank)",
                            hello_.rank, hello_.nranks, nranks_);

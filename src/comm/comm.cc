@@ -20,13 +20,13 @@ Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked,
   if (!c->wake_.valid()) return ErrnoError(errno, "eventfd");
   Deadline deadline = Deadline::In(config.timeout_ms);
   COLL_RETURN_IF_ERROR(
-      Bootstrap::Create(rank, nranks, id, std::move(parked), config, topo::HostIdentity(), &c->bootstrap_));
+      Bootstrap::Create(rank, nranks, id, std::move(parked), config, SharedSettingsOf(config), topo::HostIdentity(),
+                        &c->bootstrap_));
   std::vector<std::string> hosts;
   for (const PeerInfo& p : c->bootstrap_->peers()) hosts.push_back(p.host_id);
   c->ring_ = topo::RingOrder(hosts);
   const bool one_host = topo::HostCount(hosts) == 1;
-  const bool shm_ring = one_host && (config.transport == TransportChoice::kAuto ||
-                                     config.transport == TransportChoice::kShm);
+  const bool shm_ring = one_host && (config.transport == "auto" || config.transport == "shm");
   c->small_bytes_ = config.small_bytes_set ? config.small_bytes : shm_ring ? 8 * 1024 : 32 * 1024;
   c->pos_ = c->ringPosOf(rank);
   COLL_RETURN_IF_ERROR(c->connectRing(deadline));

@@ -16,6 +16,7 @@
 #include "base/config.h"
 #include "base/deadline.h"
 #include "base/status.h"
+#include "comm/settings.h"
 #include "transport/link.h"
 #include "transport/transport.h"
 
@@ -78,7 +79,6 @@ class Communicator {
  private:
   Communicator(int nranks, int rank, const Config& config) : nranks_(nranks), rank_(rank), config_(config) {}
   Status connectRing(const Deadline& deadline);
-  Status chooseTransport(int peer, TransportKind* kind) const;
   void logSetup() const;
 
   const int nranks_, rank_;

@@ -10,44 +10,43 @@
 namespace coll {
 namespace {
 
+// Bit t.wire_bit set for every registered transport this rank can use on the edge.
 uint8_t CapabilityMask(const Config& config, bool same_host) {
   uint8_t mask = 0;
-  for (TransportKind k : {TransportKind::kTcp, TransportKind::kShm, TransportKind::kIbverbs})
-    if (TransportAvailable(k, config, same_host)) mask |= static_cast<uint8_t>(1u << static_cast<int>(k));
+  for (const TransportInfo& t : Transports())
+    if (t.available(config, same_host, nullptr)) mask |= static_cast<uint8_t>(1u << t.wire_bit);
   return mask;
 }
 
-Status Pick(const Config& config, bool same_host, uint8_t common, int peer, TransportKind* out) {
-  auto has = [&](TransportKind k) { return (common >> static_cast<int>(k)) & 1; };
-  TransportKind forced;
-  switch (config.transport) {
-    case TransportChoice::kTcp: forced = TransportKind::kTcp; break;
-    case TransportChoice::kShm: forced = TransportKind::kShm; break;
-    case TransportChoice::kIbverbs: forced = TransportKind::kIbverbs; break;
-    default: {
-      const TransportKind order_same[] = {TransportKind::kShm, TransportKind::kIbverbs, TransportKind::kTcp};
-      const TransportKind order_remote[] = {TransportKind::kIbverbs, TransportKind::kTcp, TransportKind::kTcp};
-      for (TransportKind k : same_host ? order_same : order_remote)
-        if (has(k)) {
-          *out = k;
-          return Status::OK();
-        }
-      return Internal("no transport in common with rank %d", peer);
+// The transport both ends of an edge pick from the capabilities they have in common.
+Status Pick(const Config& config, bool same_host, uint8_t common, int peer, const TransportInfo** out) {
+  auto has = [&](const TransportInfo& t) { return (common >> t.wire_bit) & 1; };
+  if (config.transport == "auto") {
+    const TransportInfo* best = nullptr;
+    for (const TransportInfo& t : Transports()) {
+      int order = same_host ? t.same_host_order : t.remote_order;
+      if (order < 0 || !has(t)) continue;
+      if (best == nullptr || order < (same_host ? best->same_host_order : best->remote_order)) best = &t;
     }
+    if (best == nullptr) return Internal("no transport in common with rank %d", peer);
+    *out = best;
+    return Status::OK();
   }
-  if (!has(forced))
-    return Unsupported("COLL_TRANSPORT=%s cannot connect to rank %d (%s host): %s", TransportKindName(forced), peer,
+  const TransportInfo* forced = FindTransport(config.transport);
+  if (forced == nullptr) return Internal("COLL_TRANSPORT=%s is not a transport", config.transport.c_str());
+  if (!has(*forced)) {
+    std::string why;
+    bool mine = forced->available(config, same_host, &why);
+    return Unsupported("COLL_TRANSPORT=%s cannot connect to rank %d (%s host): %s", forced->name, peer,
                        same_host ? "same" : "another",
-                       (CapabilityMask(config, same_host) >> static_cast<int>(forced)) & 1
-                           ? "that rank cannot use it (see its log)"
-                           : ("not available on this rank: " +
-                              TransportUnavailableReason(forced, config, same_host)).c_str());
+                       mine ? "that rank cannot use it (see its log)" : ("not available on this rank: " + why).c_str());
+  }
   *out = forced;
   return Status::OK();
 }
 
 Status AcceptNeighbour(int listener, const Token& token, int rank, int nranks, int left,
-                       const HandshakeParams& params, const Deadline& deadline, Fd* conn,
+                       const SharedSettings& params, const Deadline& deadline, Fd* conn,
                        std::unique_ptr<ServerHandshake>* server) {
   for (;;) {
     COLL_RETURN_IF_ERROR(AcceptOne(listener, deadline, "waiting for rank " + std::to_string(left) + " to connect", conn));
@@ -68,7 +67,7 @@ Status Communicator::connectRing(const Deadline& deadline) {
   const auto& peers = bootstrap_->peers();
   const std::string& me = peers[rank_].host_id;
   const bool right_same = peers[right].host_id == me, left_same = peers[left].host_id == me;
-  const HandshakeParams params = ConfigParams(config_);
+  const SharedSettings params = SharedSettingsOf(config_);
   const std::string what = "rank " + std::to_string(right);
 
   Fd out_sock, in_sock;
@@ -90,17 +89,17 @@ Status Communicator::connectRing(const Deadline& deadline) {
   COLL_RETURN_IF_ERROR(SendAll(in_sock.get(), &my_in, 1, deadline, "rank " + std::to_string(left)));
   COLL_RETURN_IF_ERROR(RecvAll(out_sock.get(), &their_in, 1, deadline, what));
   COLL_RETURN_IF_ERROR(RecvAll(in_sock.get(), &their_out, 1, deadline, "rank " + std::to_string(left)));
-  TransportKind out_kind, in_kind;
+  const TransportInfo *out_kind = nullptr, *in_kind = nullptr;
   COLL_RETURN_IF_ERROR(Pick(config_, right_same, my_out & their_in, right, &out_kind));
   COLL_RETURN_IF_ERROR(Pick(config_, left_same, my_in & their_out, left, &in_kind));
 
   LinkSetup rs{rank_, left, &config_, std::move(in_sock), deadline, peers[left].host_id};
-  COLL_RETURN_IF_ERROR(MakeRecvLink(in_kind, std::move(rs), &left_));
+  COLL_RETURN_IF_ERROR(in_kind->make_recv(std::move(rs), &left_));
   LinkSetup ss{rank_, right, &config_, std::move(out_sock), deadline, peers[right].host_id};
-  COLL_RETURN_IF_ERROR(MakeSendLink(out_kind, std::move(ss), &right_));
+  COLL_RETURN_IF_ERROR(out_kind->make_send(std::move(ss), &right_));
   COLL_RETURN_IF_ERROR(left_->finishSetup(deadline));
-  out_kind_name_ = TransportKindName(out_kind);
-  in_kind_name_ = TransportKindName(in_kind);
+  out_kind_name_ = out_kind->name;
+  in_kind_name_ = in_kind->name;
   transport_name_ = out_kind_name_;
   if (in_kind != out_kind) transport_name_ += "+" + in_kind_name_;
   return Status::OK();

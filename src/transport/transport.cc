@@ -1,54 +1,49 @@
-// Dispatch from TransportKind to a transport's factories. Transports that are not built in
-// yet report COLL_ERR_UNSUPPORTED.
+// The transport registry: one row per transport built into the library.
 #include "transport/transport.h"
 
+#include <strings.h>
+
 namespace coll {
+namespace {
 
-const char* TransportKindName(TransportKind kind) {
-  switch (kind) {
-    case TransportKind::kTcp: return "tcp";
-    case TransportKind::kShm: return "shm";
-    case TransportKind::kIbverbs: return "ibverbs";
-  }
-  return "?";
-}
+bool TcpAvailable(const Config&, bool, std::string*) { return true; }
 
-bool TransportAvailable(TransportKind kind, const Config& config, bool same_host) {
-  switch (kind) {
-    case TransportKind::kTcp: return true;
-    case TransportKind::kShm: return same_host && shm::Available(config);
-    case TransportKind::kIbverbs: return ibverbs::Available(config);
-  }
+bool ShmAvailable(const Config& config, bool same_host, std::string* why) {
+  if (same_host && shm::Available(config)) return true;
+  if (why != nullptr)
+    *why = same_host ? "shared memory (shm_open in /dev/shm) does not work in this process"
+                     : "the peer is on another host";
   return false;
 }
 
-std::string TransportUnavailableReason(TransportKind kind, const Config& config, bool same_host) {
-  if (TransportAvailable(kind, config, same_host)) return "available";
-  switch (kind) {
-    case TransportKind::kShm:
-      return same_host ? "shared memory (shm_open in /dev/shm) does not work in this process"
-                       : "the peer is on another host";
-    case TransportKind::kIbverbs: return ibverbs::Unavailability().message();
-    default: return "unavailable";
-  }
+bool IbverbsAvailable(const Config& config, bool, std::string* why) {
+  if (ibverbs::Available(config)) return true;
+  if (why != nullptr) *why = ibverbs::Unavailability().message();
+  return false;
 }
 
-Status MakeSendLink(TransportKind kind, LinkSetup setup, std::unique_ptr<SendLink>* out) {
-  switch (kind) {
-    case TransportKind::kTcp: return tcp::MakeSendLink(std::move(setup), out);
-    case TransportKind::kShm: return shm::MakeSendLink(std::move(setup), out);
-    case TransportKind::kIbverbs: return ibverbs::MakeSendLink(std::move(setup), out);
-  }
-  return Internal("unknown transport %d", static_cast<int>(kind));
+}  // namespace
+
+const std::vector<TransportInfo>& Transports() {
+  //                                     name   bit same remote  available  factories
+  static const std::vector<TransportInfo> rows = {
+      {"tcp", 0, 2, 1, TcpAvailable, tcp::MakeSendLink, tcp::MakeRecvLink},
+      {"shm", 1, 0, -1, ShmAvailable, shm::MakeSendLink, shm::MakeRecvLink},
+      {"ibverbs", 2, 1, 0, IbverbsAvailable, ibverbs::MakeSendLink, ibverbs::MakeRecvLink},
+  };
+  return rows;
 }
 
-Status MakeRecvLink(TransportKind kind, LinkSetup setup, std::unique_ptr<RecvLink>* out) {
-  switch (kind) {
-    case TransportKind::kTcp: return tcp::MakeRecvLink(std::move(setup), out);
-    case TransportKind::kShm: return shm::MakeRecvLink(std::move(setup), out);
-    case TransportKind::kIbverbs: return ibverbs::MakeRecvLink(std::move(setup), out);
-  }
-  return Internal("unknown transport %d", static_cast<int>(kind));
+const TransportInfo* FindTransport(const std::string& name) {
+  for (const TransportInfo& t : Transports())
+    if (strcasecmp(t.name, name.c_str()) == 0) return &t;
+  return nullptr;
+}
+
+std::string TransportNames() {
+  std::string s;
+  for (const TransportInfo& t : Transports()) s += (s.empty() ? "" : ", ") + std::string(t.name);
+  return s;
 }
 
 }  // namespace coll

@@ -6,15 +6,13 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/socket.h"
 #include "base/config.h"
 #include "transport/link.h"
 
 namespace coll {
-
-enum class TransportKind { kTcp, kShm, kIbverbs };
-const char* TransportKindName(TransportKind kind);
 
 // What a transport gets to build one end of a link.
 struct LinkSetup {
@@ -26,15 +24,29 @@ struct LinkSetup {
   std::string peer_host;  // the peer's host id
 };
 
-// Whether this process can use the transport to reach a peer (same_host: the peer's host id
-// equals ours). Cheap; tcp is always available.
-bool TransportAvailable(TransportKind kind, const Config& config, bool same_host);
-// Why TransportAvailable is false, one clause for an error message.
-std::string TransportUnavailableReason(TransportKind kind, const Config& config, bool same_host);
+// One row of the transport registry (transport.cc). Adding a transport = its folder + one row.
+struct TransportInfo {
+  const char* name;  // the COLL_TRANSPORT value; the name in logs and coll_op_info
+  // Bit of this transport in the capability byte both ends of a ring edge exchange. Stable:
+  // never renumber or reuse one (older peers read it).
+  uint8_t wire_bit;
+  // Preference under COLL_TRANSPORT=auto, lower first, for a peer on this host and on
+  // another host; -1: never chosen automatically there.
+  int same_host_order, remote_order;
+  // Whether this process can use it to reach a peer (same_host: the peer's host id equals
+  // ours); when not and `why` is set, one clause saying why. Cheap: called for every edge.
+  bool (*available)(const Config& config, bool same_host, std::string* why);
+  // The two ends of a link. A transport unavailable here returns COLL_ERR_UNSUPPORTED.
+  Status (*make_send)(LinkSetup setup, std::unique_ptr<SendLink>* out);
+  Status (*make_recv)(LinkSetup setup, std::unique_ptr<RecvLink>* out);
+};
 
-// Per-transport factories. A transport unavailable here returns COLL_ERR_UNSUPPORTED.
-Status MakeSendLink(TransportKind kind, LinkSetup setup, std::unique_ptr<SendLink>* out);
-Status MakeRecvLink(TransportKind kind, LinkSetup setup, std::unique_ptr<RecvLink>* out);
+// Every transport built in.
+const std::vector<TransportInfo>& Transports();
+// The row called `name` (any case), or null.
+const TransportInfo* FindTransport(const std::string& name);
+// "tcp, shm, ibverbs": the names, for messages.
+std::string TransportNames();
 
 namespace tcp {
 Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out);

@@ -34,7 +34,7 @@ Status Unavailability() {
 
 bool Available(const Config& config) {
   Status st = Unavailability();
-  if (!st.ok() && config.transport == TransportChoice::kIbverbs) {
+  if (!st.ok() && config.transport == "ibverbs") {
     static std::once_flag warned;
     std::call_once(warned, [&] { COLL_WARN(-1, "COLL_TRANSPORT=ibverbs but %s", st.message().c_str()); });
   }

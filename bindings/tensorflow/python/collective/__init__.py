@@ -1,0 +1,2 @@
+"""libcollective's Python side: `collective.tensorflow` (the TensorFlow binding) and
+`collective.run` (a launcher for local jobs)."""

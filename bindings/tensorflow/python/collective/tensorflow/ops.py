@@ -1,0 +1,97 @@
+"""The collective ops and their gradients."""
+import tensorflow as tf
+from tensorflow.python.framework import auto_control_deps as _acd
+
+from collective.tensorflow.basics import Average, Max, Min, Product, Sum, ops_module, rank, size
+
+# The ops are stateful (never folded, merged or pruned by grappler), but tf.function must not
+# chain them in program order as it does other stateful ops: that would forbid fusion. TF treats
+# its own collectives (CollectiveReduce, NcclAllReduce...) the same way, through this list; the
+# background thread makes any order safe.
+_ASYNC = ("LibcollAllreduce", "LibcollGroupedAllreduce", "LibcollBroadcast", "LibcollAllgather")
+_acd.ASYNC_STATEFUL_OPS = frozenset(_acd.ASYNC_STATEFUL_OPS) | frozenset(_ASYNC)
+
+_OP_NAMES = {Sum: "Sum", Product: "Product", Min: "Min", Max: "Max", Average: "Average"}
+
+
+def _name(name):
+    # Empty: the op's node name, unique in a graph and equal on every rank that built the same
+    # graph. In eager mode ops run one at a time per thread, so the type name is enough.
+    return "" if name is None else str(name)
+
+
+def allreduce(tensor, op=Average, name=None):
+    """Reduces tensor over all ranks with op (Sum, Average, Min, Max, Product)."""
+    if op not in _OP_NAMES:
+        raise ValueError("collective.tensorflow.allreduce: op must be Sum, Average, Min, Max or "
+                         "Product, got %r" % (op,))
+    if isinstance(tensor, tf.IndexedSlices):
+        tensor = tf.convert_to_tensor(tensor)
+    return ops_module.libcoll_allreduce(tensor, reduce_op=op, tensor_name=_name(name))
+
+
+def grouped_allreduce(tensors, op=Average, name=None):
+    """Reduces a list of tensors in one op (fused where they share a dtype)."""
+    if op not in _OP_NAMES:
+        raise ValueError("collective.tensorflow.grouped_allreduce: op must be Sum, Average, Min, "
+                         "Max or Product, got %r" % (op,))
+    tensors = [tf.convert_to_tensor(t) for t in tensors]
+    if not tensors:
+        return []
+    return ops_module.libcoll_grouped_allreduce(tensors, reduce_op=op, tensor_name=_name(name))
+
+
+def broadcast(tensor, root_rank, name=None):
+    """Every rank gets root_rank's tensor."""
+    return ops_module.libcoll_broadcast(tensor, root_rank=int(root_rank), tensor_name=_name(name))
+
+
+def allgather(tensor, name=None):
+    """Concatenates every rank's tensor along the first dimension, in rank order; the first
+    dimension may differ between ranks."""
+    return ops_module.libcoll_allgather(tensor, tensor_name=_name(name))
+
+
+def _reduce_grad(op, x, y, grad):
+    # y = reduce over ranks of x; the loss is the sum of every rank's loss of y.
+    if op in (Sum, Average):
+        return allreduce(grad, op=op)
+    if op in (Min, Max):  # only the ranks holding the extreme value receive the gradient
+        return allreduce(grad, op=Sum) * tf.cast(tf.equal(x, y), grad.dtype)
+    raise NotImplementedError("collective.tensorflow: no gradient for a Product allreduce")
+
+
+@tf.RegisterGradient("LibcollAllreduce")
+def _allreduce_grad(op, grad):
+    return _reduce_grad(op.get_attr("reduce_op"), op.inputs[0], op.outputs[0], grad)
+
+
+@tf.RegisterGradient("LibcollGroupedAllreduce")
+def _grouped_allreduce_grad(op, *grads):
+    reduce_op = op.get_attr("reduce_op")
+    if reduce_op in (Sum, Average):
+        return grouped_allreduce(list(grads), op=reduce_op)
+    return [_reduce_grad(reduce_op, x, y, g) for x, y, g in zip(op.inputs, op.outputs, grads)]
+
+
+@tf.RegisterGradient("LibcollBroadcast")
+def _broadcast_grad(op, grad):
+    # Only the root's input reaches the outputs: it receives every rank's gradient.
+    reduced = allreduce(grad, op=Sum)
+    if rank() == op.get_attr("root_rank"):
+        return reduced
+    return tf.zeros_like(reduced)
+
+
+@tf.RegisterGradient("LibcollAllgather")
+def _allgather_grad(op, grad):
+    # This rank's rows of the summed gradient.
+    grad = allreduce(grad, op=Sum)
+    dim0 = tf.shape(op.inputs[0], out_type=tf.int64)[:1]
+    dims = allgather(dim0)
+    offsets = tf.concat([[0], tf.cumsum(dims)], 0)
+    r = rank()
+    return grad[offsets[r]:offsets[r + 1]]
+
+
+__all__ = ["allreduce", "grouped_allreduce", "broadcast", "allgather", "size"]
