@@ -23,3 +23,9 @@ endif()
 add_test(NAME exported_symbols_test
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/c/check_exports.sh $<TARGET_FILE:collective>)
 set_tests_properties(exported_symbols_test PROPERTIES TIMEOUT 60)
+
+# No GPU / driver / NCCL / RDMA library among the NEEDED entries (they are loaded at run time),
+# and in a CUDA build the static CUDA runtime inside.
+add_test(NAME needed_libraries_test
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/c/check_needed.sh $<TARGET_FILE:collective> $<$<BOOL:${COLL_HAVE_CUDA}>:cuda>)
+set_tests_properties(needed_libraries_test PROPERTIES TIMEOUT 60)

@@ -1,7 +1,7 @@
 """Data-parallel Keras training with libcollective, on synthetic data (nothing to download).
 
     python -m collective.run -np 2 python examples/tensorflow/train.py
-    mpirun -np 2 python examples/tensorflow/train.py
+    mpirun -np 2 -x COLL_ROOT_ADDR=$(hostname):29500 python examples/tensorflow/train.py
 
 Each rank trains on its own shard; DistributedOptimizer averages the gradients inside
 model.fit, BroadcastGlobalVariablesCallback starts every rank from rank 0's weights, and

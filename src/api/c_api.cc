@@ -13,6 +13,8 @@
 #include "collectives/op_queue.h"
 #include "base/dtype.h"
 #include "base/log.h"
+#include "cuda/driver.h"
+#include "cuda/pointer_kind.h"
 
 struct coll_comm {
   std::unique_ptr<coll::Communicator> impl;
@@ -74,7 +76,11 @@ Status CheckBuffers(const Communicator& c, const void* sendbuf, const void* recv
   if (count == 0) return Status::OK();
   if (need_send && sendbuf == nullptr) return InvalidArgument("sendbuf is NULL with count %zu", count);
   if (need_recv && recvbuf == nullptr) return InvalidArgument("recvbuf is NULL with count %zu", count);
-  return Status::OK();
+  // Host, pinned and managed memory go; device memory is refused with a sentence (the driver,
+  // when there is one, says which kind each buffer is).
+  const cuda::BufferArg args[] = {{"sendbuf", need_send ? sendbuf : nullptr}, {"recvbuf", need_recv ? recvbuf : nullptr}};
+  bool any_device = false;
+  return cuda::CheckBufferKinds(cuda::CudaDriverOnce(), cuda::BuildDeviceSupport(), args, 2, &any_device);
 }
 
 Status CheckOp(int raw_op) {

@@ -3,6 +3,7 @@
 // and the real job still runs), coll_comm_last_op_info, and bad init arguments.
 #include <atomic>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "support/child_check.h"
@@ -35,8 +36,9 @@ int AwaitId(IdBox& box, coll_unique_id_t* id) {
   return 0;
 }
 
-// Init with id, one checked allreduce, op info, destroy.
-int JoinAndReduce(const coll_unique_id_t& id, int rank, int nranks) {
+// Init with id, one checked allreduce, op info, destroy. The 16 KiB allreduce is above
+// COLL_SMALL_BYTES (8 KiB, set by BootstrapTest::Env), so it runs the ring over `transport`.
+int JoinAndReduce(const coll_unique_id_t& id, int rank, int nranks, const std::string& transport) {
   coll_comm_t comm = nullptr;
   CCHECK_OK(coll_comm_init(&comm, nranks, rank, &id), nullptr);
   ReduceCase c{COLL_FLOAT32, COLL_SUM, 500, nranks};
@@ -48,8 +50,15 @@ int JoinAndReduce(const coll_unique_id_t& id, int rank, int nranks) {
   CCHECK(why.empty()) << why;
   coll_op_info_t info = COLL_OP_INFO_INIT;
   CCHECK_OK(coll_comm_last_op_info(comm, &info), comm);
-  CCHECK(info.algorithm != nullptr && info.algorithm[0] != '\0') << "no algorithm name";
-  CCHECK(info.transport != nullptr && info.transport[0] != '\0') << "no transport name";
+  CCHECK(info.algorithm != nullptr && std::string(info.algorithm) == "ring") << info.algorithm;
+  CCHECK(info.transport != nullptr && info.transport == transport) << info.transport;
+  CCHECK_EQ(info.chunk_bytes, size_t{65536});
+  CCHECK_OK(coll_allreduce(send.data(), recv.data(), 100, COLL_FLOAT32, COLL_SUM, comm), comm);
+  CCHECK_OK(coll_comm_last_op_info(comm, &info), comm);
+  CCHECK(std::string(info.algorithm) == "allgather_reduce") << info.algorithm << " for 400 bytes";
+  CCHECK_OK(coll_broadcast(send.data(), recv.data(), 100, COLL_FLOAT32, 0, comm), comm);
+  CCHECK_OK(coll_comm_last_op_info(comm, &info), comm);
+  CCHECK(std::string(info.algorithm) == "chain") << info.algorithm << " for a broadcast";
   CCHECK_OK(coll_comm_destroy(comm), nullptr);
   return 0;
 }
@@ -59,6 +68,8 @@ class BootstrapTest : public TransportRanksTest {
   EnvList Env() const {
     EnvList env = TransportEnv(transport());
     env.push_back({"COLL_SOCKET_IFNAME", std::string("lo")});
+    env.push_back({"COLL_SMALL_BYTES", std::string("8192")});
+    env.push_back({"COLL_CHUNK_BYTES", std::string("65536")});
     return env;
   }
 };
@@ -69,11 +80,12 @@ TEST_P(BootstrapTest, UniqueIdInitAndOpInfo) {
   ProcessGroup group(std::chrono::seconds(60));
   for (int rank = 0; rank < nranks(); ++rank) {
     int n = nranks();
-    group.Spawn("rank " + std::to_string(rank), Env(), [&box, rank, n]() -> int {
+    std::string transport_name = transport();
+    group.Spawn("rank " + std::to_string(rank), Env(), [&box, rank, n, transport_name]() -> int {
       coll_unique_id_t id;
       int rc = rank == 0 ? PublishId(box[0]) : 0;
       if (rc == 0) rc = AwaitId(box[0], &id);
-      return rc != 0 ? rc : JoinAndReduce(id, rank, n);
+      return rc != 0 ? rc : JoinAndReduce(id, rank, n, transport_name);
     });
   }
   GroupResult result = group.Wait();
@@ -98,21 +110,22 @@ TEST_P(BootstrapTest, ImpostorWithWrongTokenIsRejected) {
   SharedArray<IdBox> box(1);
   ProcessGroup group(std::chrono::seconds(60));
   int n = nranks();
-  group.Spawn("rank 0", Env(), [&box, n]() -> int {
+  std::string t = transport();
+  group.Spawn("rank 0", Env(), [&box, n, t]() -> int {
     coll_unique_id_t id;
     int rc = PublishId(box[0]);
     if (rc == 0) rc = AwaitId(box[0], &id);
-    return rc != 0 ? rc : JoinAndReduce(id, 0, n);
+    return rc != 0 ? rc : JoinAndReduce(id, 0, n, t);
   });
   group.Spawn("impostor", Env(), [&box, n] { return Impostor(box[0], n); });
   for (int rank = 1; rank < n; ++rank) {
-    group.Spawn("rank " + std::to_string(rank), Env(), [&box, rank, n]() -> int {
+    group.Spawn("rank " + std::to_string(rank), Env(), [&box, rank, n, t]() -> int {
       coll_unique_id_t id;
       int rc = AwaitId(box[0], &id);
       if (rc != 0) return rc;
       CCHECK(WaitUntil([&] { return box[0].impostor_done.load() == 1; }, std::chrono::seconds(30)))
           << "the impostor never finished";
-      return JoinAndReduce(id, rank, n);
+      return JoinAndReduce(id, rank, n, t);
     });
   }
   GroupResult result = group.Wait();

@@ -72,6 +72,7 @@ void RunForkedRankDies(const std::string& transport) {
 
 TEST(ForkTest, RankThatForkedThenDiedIsLostAtOnceOverTcp) { RunForkedRankDies("tcp"); }
 TEST(ForkTest, RankThatForkedThenDiedIsLostAtOnceOverShm) { RunForkedRankDies("shm"); }
+TEST(ForkTest, RankThatForkedThenDiedIsLostAtOnceOverIbverbs) { RunForkedRankDies("ibverbs"); }
 
 }  // namespace
 }  // namespace colltest

@@ -1,6 +1,8 @@
 // Faults on the ibverbs transport (softverbs), through the public API only: a remote access
-// error, RNR retries exhausted, a rank killed mid-allreduce, ibv_reg_mr failing and
-// RLIMIT_MEMLOCK too low at init. Every rank must come back with an error, never hang.
+// error, RNR retries exhausted, a QP error while every process lives, a rank killed
+// mid-allreduce, ibv_reg_mr failing (at once, or after a first registration) and
+// RLIMIT_MEMLOCK too low at init. Every rank must come back with an error, never hang, and
+// destroy cleanly. Also seeded random WQE delays, which must change no result.
 // The faults are injected by softverbs' SOFTVERBS_FAULT_* variables in the victim rank's
 // environment (tests/softverbs/README.md).
 #include <linux/capability.h>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "support/child_check.h"
+#include "support/data.h"
 #include "support/shared_memory.h"
 #include "support/transport_test.h"
 
@@ -60,7 +63,7 @@ int FaultRank(int rank, int nranks, Board& b, const std::function<void()>& befor
     clock_gettime(CLOCK_MONOTONIC, &now);
   } while (st == COLL_SUCCESS && now.tv_sec - start.tv_sec < 30);
   Record(b, rank, st, coll_comm_last_error(comm), false);
-  coll_comm_destroy(comm);
+  CCHECK_OK(coll_comm_destroy(comm), nullptr) << "destroy after " << StatusName(st);
   return 0;
 }
 
@@ -94,14 +97,15 @@ std::string Describe(const Board& b, int nranks) {
   return s;
 }
 
-// Every listed rank finished with an error that is not a timeout (a detected fault, not a
-// hang cut short); returns whether any message contains `needle`.
+// Every listed rank finished with a detected fault: COLL_ERR_SYSTEM (it saw the verbs error
+// itself) or COLL_ERR_PEER_LOST (a peer failed), never a success, a timeout (a hang cut
+// short) or COLL_ERR_INTERNAL (a bug); returns whether any message contains `needle`.
 bool ExpectCleanErrors(const Board& b, const std::vector<int>& ranks, const std::string& needle, int nranks) {
   bool found = false;
   for (int r : ranks) {
     EXPECT_EQ(b.finished[r].load(), 1) << "rank " << r << " never finished\n" << Describe(b, nranks);
-    EXPECT_NE(b.status[r], COLL_SUCCESS) << Describe(b, nranks);
-    EXPECT_NE(b.status[r], COLL_ERR_TIMEOUT) << Describe(b, nranks);
+    EXPECT_TRUE(b.status[r] == COLL_ERR_SYSTEM || b.status[r] == COLL_ERR_PEER_LOST)
+        << "rank " << r << "\n" << Describe(b, nranks);
     found = found || std::strstr(b.message[r], needle.c_str()) != nullptr;
   }
   return found;
@@ -188,6 +192,73 @@ TEST_F(IbverbsFaultTest, RegMrEnomemAtInitFailsEveryRank) {
   EXPECT_EQ(board[0].status[1], COLL_ERR_SYSTEM) << Describe(board[0], n);
   EXPECT_NE(std::strstr(board[0].message[1], "ibv_reg_mr"), nullptr) << Describe(board[0], n);
   EXPECT_NE(std::strstr(board[0].message[1], "Cannot allocate memory"), nullptr) << Describe(board[0], n);
+}
+
+TEST_F(IbverbsFaultTest, QpErrorWhileThePeersLiveFailsEveryRank) {
+  const int n = 3;
+  SharedArray<Board> board(1);
+  RankOptions options = FaultOptions(n, FabricName());
+  // Rank 1's context executes 2000 WQEs, then its next one fails with a transport retry
+  // error and that QP goes to ERR; every process stays alive.
+  options.rank_env = VictimEnv(1, "SOFTVERBS_FAULT_QP_ERR_AFTER", "2000");
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  EXPECT_TRUE(AllIterating(board[0], n, 2)) << "the fault struck before the ranks ran\n" << Describe(board[0], n);
+  // Which completion of rank 1's broken QP it reports first (the failed WQE, or a receive it
+  // flushed) is not fixed, but it names the verbs error and the QP; the others name rank 1
+  // (its error, or its leaving once it failed).
+  ExpectCleanErrors(board[0], {0, 1, 2}, "", n);
+  EXPECT_NE(std::strstr(board[0].message[1], "IBV_WC_"), nullptr) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "QP 0x"), nullptr) << Describe(board[0], n);
+  for (int r : {0, 2}) EXPECT_NE(std::strstr(board[0].message[r], "rank 1"), nullptr) << Describe(board[0], n);
+}
+
+TEST_F(IbverbsFaultTest, RegMrFailingAfterTheFirstRegistrationFailsEveryRank) {
+  const int n = 3;
+  SharedArray<Board> board(1);
+  RankOptions options = FaultOptions(n, FabricName());
+  options.rank_env = VictimEnv(1, "SOFTVERBS_FAULT_REG_MR_AFTER", "1");  // its first link's pool is registered
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  ExpectCleanErrors(board[0], {0, 1, 2}, "", n);
+  EXPECT_TRUE(board[0].init_failed[1]) << Describe(board[0], n);
+  EXPECT_EQ(board[0].status[1], COLL_ERR_SYSTEM) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "ibv_reg_mr"), nullptr) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "Cannot allocate memory"), nullptr) << Describe(board[0], n);
+}
+
+// Seeded scheduling (tests/softverbs/README.md): every WQE starts after a random delay of
+// up to 200 us and QPs are visited in a random order, so completions interleave differently
+// per seed. Results must not change: every collective is checked.
+TEST_F(IbverbsFaultTest, RandomDelaysChangeNoResult) {
+  for (const char* seed : {"1", "2", "3"}) {
+    RankOptions options = FaultOptions(3, FabricName());
+    options.env.push_back({"SOFTVERBS_SEED", std::string(seed)});
+    options.env.push_back({"SOFTVERBS_MAX_DELAY_US", std::string("200")});
+    options.env.push_back({"COLL_NSLOTS", std::string("2")});
+    options.env.push_back({"COLL_CHUNK_BYTES", std::string("4096")});
+    options.env.push_back({"COLL_SMALL_BYTES", std::string("4096")});
+    GroupResult result = RunCommRanks(options, [](coll_comm_t comm, int rank, int nranks) {
+      for (size_t count : {size_t{3}, size_t{1024}, size_t{1025}, size_t{40000}}) {
+        ReduceCase c{COLL_INT32, COLL_SUM, CaseSeed(COLL_INT32, COLL_SUM, count, 9), nranks};
+        std::vector<int32_t> send(count), recv(count);
+        FillInput(c, rank, 0, count, send.data());
+        CCHECK_OK(coll_allreduce(send.data(), recv.data(), count, COLL_INT32, COLL_SUM, comm), comm) << count;
+        std::string why = CheckReduced(c, 0, count, recv.data());
+        CCHECK(why.empty()) << "count " << count << ": " << why;
+        std::vector<int32_t> all(count * static_cast<size_t>(nranks));
+        CCHECK_OK(coll_allgather(send.data(), all.data(), count, COLL_INT32, comm), comm) << count;
+        for (int r = 0; r < nranks; ++r) {
+          std::vector<int32_t> want(count);
+          FillInput(c, r, 0, count, want.data());
+          CCHECK(std::memcmp(want.data(), all.data() + static_cast<size_t>(r) * count, count * 4) == 0)
+              << "allgather block of rank " << r << ", count " << count;
+        }
+      }
+      return 0;
+    });
+    EXPECT_TRUE(result.AllSucceeded()) << "SOFTVERBS_SEED=" << seed << "\n" << result.Describe();
+  }
 }
 
 // Drops CAP_IPC_LOCK (which overrides RLIMIT_MEMLOCK) and sets the limit to 64 KiB.

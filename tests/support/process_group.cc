@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -38,9 +39,10 @@ void ApplyEnv(const EnvList& env) {
 }
 
 [[noreturn]] void RunChild(const std::string& name, pid_t parent, const EnvList& env,
-                           const std::function<int()>& fn) {
+                           const std::function<int()>& fn, int done_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(kExitException);
+  BeginChild();
   MutableProcessName() = name;
   ApplyEnv(env);
   int rc = kExitException;
@@ -51,8 +53,7 @@ void ApplyEnv(const EnvList& env) {
   } catch (...) {
     std::fprintf(stderr, "[%s] uncaught exception\n", name.c_str());
   }
-  std::fflush(nullptr);
-  _exit(rc < 0 || rc > 255 ? 1 : rc);
+  EndChild(rc, done_fd);
 }
 
 }  // namespace
@@ -66,6 +67,10 @@ std::string ProcessResult::Describe() const {
     out << "killed by signal " << term_signal << " (" << strsignal(term_signal) << ")";
   } else {
     out << "exit " << exit_code;
+    if (exit_code == 0 && !reached_end) out << " without returning from its test function (exit() inside it?)";
+    if (exit_code == kExitGtestFailure) out << " (a gtest assertion failed in it)";
+    if (exit_code == kExitLeak) out << " (LeakSanitizer found leaks in it)";
+    if (exit_code == kExitException) out << " (its test function threw)";
   }
   if (killed_at_deadline) out << " [killed at the harness deadline]";
   return out.str();
@@ -93,18 +98,29 @@ ProcessGroup::~ProcessGroup() {
   KillAll();
   for (size_t i = 0; i < procs_.size(); ++i) {
     if (running_[i]) ReapOnce(procs_[i], true);
+    close(done_fds_[i]);
   }
 }
 
 int ProcessGroup::Spawn(const std::string& name, const EnvList& env, std::function<int()> fn) {
   std::fflush(nullptr);
+  int done[2];
+  if (pipe2(done, O_CLOEXEC | O_NONBLOCK) != 0) {
+    std::perror("pipe2");
+    std::abort();
+  }
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     std::perror("fork");
     std::abort();
   }
-  if (pid == 0) RunChild(name, parent, env, fn);
+  if (pid == 0) {
+    close(done[0]);
+    RunChild(name, parent, env, fn, done[1]);
+  }
+  close(done[1]);
+  done_fds_.push_back(done[0]);
   ProcessResult result;
   result.name = name;
   result.pid = pid;
@@ -126,6 +142,12 @@ bool ProcessGroup::ReapOnce(ProcessResult& proc, bool block) {
   if (got != proc.pid) return false;
   if (WIFEXITED(status)) proc.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) proc.term_signal = WTERMSIG(status);
+  char byte = 0;
+  ssize_t n;
+  do {
+    n = read(done_fds_[&proc - procs_.data()], &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  proc.reached_end = n == 1;
   return true;
 }
 

@@ -1,6 +1,8 @@
 // Forks test processes, gives each its own environment, waits for them with a deadline and
 // SIGKILLs whatever is left. Used from the gtest (parent) thread only; not thread-safe.
-// Children never return into gtest: they run their function and _exit() with its result.
+// Children never return into gtest: they run their function and end through EndChild
+// (support/child_exit.h), so a gtest failure, a leak or an exit() inside the function fails
+// the child even when it exits 0.
 #pragma once
 
 #include <sys/types.h>
@@ -14,6 +16,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "support/child_exit.h"
 
 namespace colltest {
 
@@ -31,9 +35,10 @@ struct ProcessResult {
   int exit_code = -1;        // valid when exited
   int term_signal = 0;       // nonzero when killed by a signal
   bool killed_at_deadline = false;
+  bool reached_end = false;  // the child's function returned (not exit() inside it)
 
   bool exited() const { return term_signal == 0 && exit_code >= 0; }
-  bool Succeeded() const { return exited() && exit_code == 0; }
+  bool Succeeded() const { return exited() && exit_code == 0 && reached_end; }
   std::string Describe() const;
 };
 
@@ -69,6 +74,7 @@ class ProcessGroup {
   std::chrono::steady_clock::time_point deadline_;
   std::vector<ProcessResult> procs_;
   std::vector<bool> running_;
+  std::vector<int> done_fds_;  // read ends: one byte arrives when the child's function returned
 };
 
 // Polls pred every few milliseconds until it holds or timeout passes; returns pred().

@@ -102,6 +102,13 @@ ProbeResult Probe(const std::string& transport) {
 
 }  // namespace
 
+bool TransportRequired(const std::string& transport) {
+  if (transport == "tcp") return true;
+  const char* list = std::getenv("COLL_TEST_REQUIRE_TRANSPORTS");
+  std::string padded = "," + std::string(list == nullptr ? "" : list) + ",";
+  return padded.find("," + transport + ",") != std::string::npos;
+}
+
 ProbeResult ProbeTransport(const std::string& transport) {
   static std::map<std::string, ProbeResult> cache;
   auto it = cache.find(transport);

@@ -50,14 +50,31 @@ struct ProbeResult {
 // A 2-rank init + barrier with TransportEnv(transport). Cached per transport per process.
 ProbeResult ProbeTransport(const std::string& transport);
 
+// True for tcp and for every transport named in $COLL_TEST_REQUIRE_TRANSPORTS (a comma
+// list, e.g. "tcp,shm,ibverbs", set by scripts/test): a required transport that cannot
+// run fails its tests instead of skipping them, so CI cannot pass with it missing.
+bool TransportRequired(const std::string& transport);
+
 }  // namespace colltest
 
-// In a TEST body: skip when the transport is unsupported, fail when the probe broke.
-// tcp is never skipped.
-#define COLL_REQUIRE_TRANSPORT(transport)                                         \
-  do {                                                                            \
-    ::colltest::ProbeResult coll_probe_ = ::colltest::ProbeTransport(transport);  \
-    if (coll_probe_.unsupported && std::string(transport) != "tcp")              \
-      GTEST_SKIP() << coll_probe_.detail;                                         \
-    ASSERT_TRUE(coll_probe_.available) << coll_probe_.detail;                     \
+// In a TEST body: skip when the transport is unsupported and not required, fail when the
+// probe broke or a required transport is missing.
+#define COLL_REQUIRE_TRANSPORT(transport)                                                   \
+  do {                                                                                      \
+    ::colltest::ProbeResult coll_probe_ = ::colltest::ProbeTransport(transport);            \
+    if (coll_probe_.unsupported && !::colltest::TransportRequired(transport))               \
+      GTEST_SKIP() << coll_probe_.detail;                                                   \
+    ASSERT_TRUE(coll_probe_.available)                                                      \
+        << coll_probe_.detail                                                               \
+        << (coll_probe_.unsupported ? " (required by COLL_TEST_REQUIRE_TRANSPORTS)" : ""); \
+  } while (0)
+
+// For tests that need the softverbs library itself: skip without it unless ibverbs is required.
+#define COLL_REQUIRE_SOFTVERBS()                                                       \
+  do {                                                                                 \
+    if (::colltest::SoftverbsLibrary().empty()) {                                      \
+      if (!::colltest::TransportRequired("ibverbs"))                                   \
+        GTEST_SKIP() << "softverbs is not built";                                      \
+      FAIL() << "softverbs is not built, and COLL_TEST_REQUIRE_TRANSPORTS lists ibverbs"; \
+    }                                                                                  \
   } while (0)

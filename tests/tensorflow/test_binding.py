@@ -113,6 +113,33 @@ class PeerLost(unittest.TestCase):
                   (rc, time.monotonic() - start, len(pids)))
 
 
+class OneRank(unittest.TestCase):
+    SCRIPT = ("import tensorflow as tf, collective.tensorflow as ct\n"
+              "try:\n    ct.init()\n"
+              "except RuntimeError as e:\n    print('init error:', e); raise SystemExit(2)\n"
+              "print('sizes', ct.rank(), ct.size(), ct.local_rank(), ct.local_size())\n"
+              "print('sum', ct.allreduce(tf.constant([1.5, 2.0]), op=ct.Sum).numpy().tolist())\n"
+              "print('gather', ct.allgather(tf.ones([3, 2])).shape.as_list())\n")
+
+    def run_one(self, **env):
+        env = dict(os.environ, COLL_RANK="0", COLL_SIZE="1",
+                   COLL_ROOT_ADDR="127.0.0.1:%d" % free_port(), **env)
+        p = subprocess.run([PY, "-c", self.SCRIPT], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        return p.returncode, p.stdout.decode(errors="replace")
+
+    def test_one_rank_and_bad_settings(self):
+        rc, out = self.run_one()
+        self.assertEqual(rc, 0, out)
+        self.assertIn("sizes 0 1 0 1", out)
+        self.assertIn("sum [1.5, 2.0]", out)
+        self.assertIn("gather [3, 2]", out)
+        rc, out = self.run_one(COLL_TF_CYCLE_MS="soon")
+        self.assertEqual(rc, 2, out)
+        self.assertIn("init error: collective.tensorflow.init failed (invalid argument): "
+                      "collective.tensorflow init: COLL_TF_CYCLE_MS='soon' is not a number", out)
+
+
 class Launcher(unittest.TestCase):
     def test_first_failure_code_and_prefixes(self):
         script = ("import os, sys, time\n"

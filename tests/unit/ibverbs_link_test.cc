@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "base/socket.h"
@@ -53,6 +54,7 @@ struct PairOptions {
   Config sender, receiver;
   int sender_dies_after = -1;    // SIGKILL itself after posting this many chunks
   int receiver_dies_after = -1;  // SIGKILL itself after consuming this many chunks
+  std::string describe_has;      // both links' describe() must contain this once set up
 };
 
 LinkSetup SetupFor(int self, int fd, const Config* config) {
@@ -70,6 +72,7 @@ int RunSender(int fd, const PairOptions& o, Status* result) {
   std::unique_ptr<SendLink> link;
   *result = ibverbs::MakeSendLink(SetupFor(kSender, fd, &o.sender), &link);
   if (!result->ok()) return 0;
+  CCHECK(link->describe().find(o.describe_has) != std::string::npos) << link->describe();
   std::vector<uint8_t> src(o.sender.chunk_bytes);
   for (int c = 0; c < o.nchunks; ++c) {
     if (c == o.sender_dies_after) raise(SIGKILL);
@@ -121,6 +124,7 @@ int RunReceiver(int fd, const PairOptions& o, Status* result) {
   *result = ibverbs::MakeRecvLink(SetupFor(kReceiver, fd, &o.receiver), &link);
   if (result->ok()) *result = link->finishSetup(Deadline::In(20000));
   if (!result->ok()) return 0;
+  CCHECK(link->describe().find(o.describe_has) != std::string::npos) << link->describe();
   for (int c = 0; c < o.nchunks; ++c) {
     if (c == o.receiver_dies_after) raise(SIGKILL);
     RecvChunk chunk;
@@ -155,7 +159,7 @@ int Ok(const Status& st) {
 
 void RunPair(const PairOptions& o, Expect sender, Expect receiver, bool sender_killed = false,
              bool receiver_killed = false, colltest::EnvList env = {}) {
-  if (colltest::SoftverbsLibrary().empty()) GTEST_SKIP() << "softverbs is not built";
+  COLL_REQUIRE_SOFTVERBS();
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
   env.push_back({"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()});
@@ -214,11 +218,27 @@ int PeerLostNaming(const Status& st, const char* who) {
   return 0;
 }
 
+// softverbs ports have 2 GIDs (index 0 link-local, 1 IPv4-mapped): index 1 is the one in
+// use on both ends (and every packet carries a GRH whose DGID softverbs checks), index 2
+// does not exist and is refused.
 TEST(IbverbsLinkTest, GlobalRoutingHeaderWithGidIndex) {
   PairOptions o;
   o.nchunks = 100;
   o.sender = o.receiver = SmallSlots(4, 16384);
+  o.describe_has = "GID index 1";
   RunPair(o, Ok, Ok, false, false, {{"COLL_IB_GID_INDEX", std::string("1")}});
+}
+
+TEST(IbverbsLinkTest, GidIndexPastTheTableIsRefused) {
+  PairOptions o;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  auto refused = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT) << st.message();
+    CCHECK(st.message().find("COLL_IB_GID_INDEX=2") != std::string::npos) << st.message();
+    CCHECK(st.message().find("has 2 GIDs") != std::string::npos) << st.message();
+    return 0;
+  };
+  RunPair(o, refused, refused, false, false, {{"COLL_IB_GID_INDEX", std::string("2")}});
 }
 
 TEST(IbverbsLinkTest, CompletionChannelWakesASleepingReceiver) {

@@ -33,8 +33,7 @@ void InChild(const EnvList& env, std::function<int()> fn) {
   EXPECT_TRUE(r.AllSucceeded()) << r.Describe();
 }
 
-#define REQUIRE_SOFTVERBS() \
-  if (colltest::SoftverbsLibrary().empty()) GTEST_SKIP() << "softverbs is not built"
+#define REQUIRE_SOFTVERBS() COLL_REQUIRE_SOFTVERBS()
 
 TEST(IbverbsLoaderTest, MissingLibraryIsUnsupportedNamingThePath) {
   const VerbsApi* api = nullptr;

@@ -1,6 +1,8 @@
 // Unit tests of the shm Link: a send/recv pair driven directly over a socketpair (threads in
 // one process, or a forked child as the peer for setup hygiene and peer-death cases).
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -8,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -16,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_exit.h"
+#include "transport/shm/shm_segment.h"
 #include "transport/transport.h"
 
 namespace coll {
@@ -113,7 +119,10 @@ Status PostPattern(SendLink* link, uint64_t i, size_t bytes, bool fused) {
 // Forks a child that runs fn and exits with its result (0 = ok); never returns in the child.
 pid_t Fork(const std::function<int()>& fn) {
   pid_t pid = fork();
-  if (pid == 0) _exit(fn());
+  if (pid == 0) {
+    colltest::BeginChild();
+    colltest::EndChild(fn(), -1);  // a gtest failure or a leak in the child fails it too
+  }
   return pid;
 }
 
@@ -243,6 +252,34 @@ TEST(ShmLink, MismatchedGeometryFailsBothEndsWithoutHanging) {
   st = recv->finishSetup(Deadline::In(10000));
   EXPECT_EQ(COLL_ERR_PEER_LOST, st.code()) << st.message();
   EXPECT_EQ(0, CountSegments(getpid()));
+}
+
+// A peer that names a shm object libcollective did not make (a buggy or hostile peer that
+// passed authentication) is refused before the sender opens it: the sender would unlink it.
+TEST(ShmLink, ForeignSegmentNameIsRefusedAndLeftAlone) {
+  const std::string victim = "/coll-test-victim-" + std::to_string(getpid());
+  int vfd = shm_open(victim.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(vfd, 0) << std::strerror(errno);
+  close(vfd);
+  for (const std::string& name : {victim, std::string("/coll-shm-1-0123456789abcdeg"),
+                                  std::string("/coll-shm--0123456789abcdef"), std::string("/coll-shm-1-0123456789abcdef0"),
+                                  std::string("/coll-shm-1-0123456789ABCDEF"), std::string("../coll-shm-1-0123456789abcdef")}) {
+    Config config = SmallConfig(4096, 2);
+    SocketPair sp;
+    shm::NameMessage msg{};
+    msg.magic = shm::kSegmentMagic;
+    std::snprintf(msg.name, sizeof msg.name, "%s", name.c_str());
+    ASSERT_EQ(static_cast<ssize_t>(sizeof msg), write(sp.fds[0], &msg, sizeof msg));
+    std::unique_ptr<SendLink> send;
+    Status st = shm::MakeSendLink(LinkArgs(kSendRank, kRecvRank, &config, sp.fds[1]), &send);
+    EXPECT_EQ(COLL_ERR_INTERNAL, st.code()) << name << ": " << st.message();
+    EXPECT_NE(std::string::npos, st.message().find("malformed shm segment name")) << st.message();
+    close(sp.fds[0]);
+  }
+  vfd = shm_open(victim.c_str(), O_RDWR, 0600);
+  EXPECT_GE(vfd, 0) << "the foreign shm object was unlinked";
+  if (vfd >= 0) close(vfd);
+  shm_unlink(victim.c_str());
 }
 
 // ---- a forked peer: death is noticed promptly, a clean exit after the last chunk is not an error ----

@@ -170,8 +170,7 @@ Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out) {
   const std::string what = PeerWhat(setup.peer_rank);
   NameMessage msg{};
   COLL_RETURN_IF_ERROR(RecvAll(fd, &msg, sizeof msg, setup.deadline, what));
-  if (msg.magic != kSegmentMagic || std::memchr(msg.name, 0, sizeof msg.name) == nullptr)
-    return Internal("rank %d sent a malformed shm segment name", setup.peer_rank);
+  COLL_RETURN_IF_ERROR(CheckNameMessage(msg, setup.peer_rank));
   std::unique_ptr<ShmSendLink> link(
       new ShmSendLink(setup.peer_rank, setup.config->chunk_bytes, std::move(setup.socket)));
   COLL_RETURN_IF_ERROR(link->connect(msg.name, static_cast<size_t>(setup.config->nslots)));

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -38,6 +39,23 @@ size_t SegmentBytes(size_t nslots, size_t slot_bytes) {
 }
 
 }  // namespace
+
+Status CheckNameMessage(const NameMessage& msg, int peer) {
+  const char* end = static_cast<const char*>(std::memchr(msg.name, 0, sizeof msg.name));
+  bool ok = msg.magic == kSegmentMagic && end != nullptr;
+  const char* p = msg.name;
+  const char kPrefix[] = "/coll-shm-";
+  ok = ok && std::strncmp(p, kPrefix, sizeof kPrefix - 1) == 0;
+  p += ok ? sizeof kPrefix - 1 : 0;
+  const char* digits = p;
+  while (ok && *p >= '0' && *p <= '9') ++p;
+  ok = ok && p > digits && p - digits <= 10 && *p == '-';
+  const char* hex = ++p;
+  while (ok && std::isxdigit(static_cast<unsigned char>(*p)) && !std::isupper(static_cast<unsigned char>(*p))) ++p;
+  ok = ok && p - hex == 16 && p == end;
+  if (!ok) return Internal("rank %d sent a malformed shm segment name", peer);
+  return Status::OK();
+}
 
 Segment::~Segment() {
   unlink();
@@ -78,14 +96,18 @@ Status Segment::create(size_t nslots, size_t slot_bytes) {
     return ErrnoError(err, StrFormat("reserving %zu bytes for the shm segment %s (is /dev/shm full?)", bytes_,
                                      name_.c_str()));
   COLL_RETURN_IF_ERROR(map(fd.get(), true));
-  new (base_) SegmentInfo{kSegmentMagic, nslots, slot_bytes, payload_offset_, stride_};
+  SegmentInfo* info = new (base_) SegmentInfo{};
+  info->nslots = nslots;
+  info->slot_bytes = slot_bytes;
+  info->payload_offset = payload_offset_;
+  info->slot_stride = stride_;
   new (credits_) CreditLine{};
   credits_->released.store(0, std::memory_order_relaxed);
   for (size_t i = 0; i < nslots; ++i) {
     SlotHeader* h = new (&headers_[i]) SlotHeader{};
     h->seq.store(0, std::memory_order_relaxed);
   }
-  std::atomic_thread_fence(std::memory_order_release);
+  info->magic.store(kSegmentMagic, std::memory_order_release);  // publishes everything above
   return Status::OK();
 }
 
@@ -102,9 +124,8 @@ Status Segment::open(const char* name, size_t nslots, size_t slot_bytes) {
     return Internal("the shm segment %s has %lld bytes where %zu were expected for %zu slots of %zu bytes", name,
                     static_cast<long long>(st.st_size), bytes_, nslots, slot_bytes);
   COLL_RETURN_IF_ERROR(map(fd.get(), true));
-  std::atomic_thread_fence(std::memory_order_acquire);
   const SegmentInfo* info = reinterpret_cast<const SegmentInfo*>(base_);
-  if (info->magic != kSegmentMagic || info->nslots != nslots || info->slot_bytes != slot_bytes ||
+  if (info->magic.load(std::memory_order_acquire) != kSegmentMagic || info->nslots != nslots || info->slot_bytes != slot_bytes ||
       info->payload_offset != payload_offset_ || info->slot_stride != stride_)
     return Internal("the shm segment %s does not hold the agreed layout (%zu slots of %zu bytes)", name, nslots,
                     slot_bytes);

@@ -19,8 +19,11 @@ constexpr uint64_t kSegmentMagic = 0x31304d4853434c43;  // "CLCSHM01"
 constexpr size_t kLine = 64;
 
 // Cache line 0, written once by the receiver before the name is sent, then read-only.
+// `magic` is the publish flag of the whole initial segment: the receiver initialises every
+// field, header and credit line, then stores magic with release; the sender loads it with
+// acquire before it reads anything else (an atomic, so ThreadSanitizer sees the ordering).
 struct alignas(kLine) SegmentInfo {
-  uint64_t magic;
+  std::atomic<uint64_t> magic;
   uint64_t nslots;
   uint64_t slot_bytes;
   uint64_t payload_offset;  // of slot 0's payload, page aligned
@@ -50,6 +53,11 @@ struct NameMessage {
   uint64_t magic;
   char name[56];  // NUL-terminated
 };
+
+// OK when msg carries the magic and a name of the form Segment::create makes
+// ("/coll-shm-<pid>-<16 hex digits>"). The sender opens and then unlinks that name, so any
+// other name (another program's shm object, a path) is refused before it is touched.
+Status CheckNameMessage(const NameMessage& msg, int peer);
 
 class Segment {
  public:

@@ -1,0 +1,84 @@
+// Buffers the CUDA driver calls device memory are refused through the public API with
+// COLL_ERR_UNSUPPORTED and one sentence (which differs with and without a CUDA build), before
+// any byte moves, on every rank; pinned and managed host memory work; the communicator keeps
+// working. The "driver" is fakecuda (COLL_CUDA_LIB), which labels address ranges the ranks
+// declare: no GPU needed.
+#include <dlfcn.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "support/child_check.h"
+#include "support/data.h"
+#include "support/transport_test.h"
+
+namespace colltest {
+namespace {
+
+constexpr unsigned kMemoryTypeHost = 1;    // CU_MEMORYTYPE_HOST
+constexpr unsigned kMemoryTypeDevice = 2;  // CU_MEMORYTYPE_DEVICE
+
+// Declares [base, base + bytes) to fakecuda as the given kind; false if fakecuda is missing.
+bool Declare(const void* base, size_t bytes, unsigned memory_type, int managed) {
+  void* lib = dlopen(COLL_TEST_FAKECUDA_LIB, RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) return false;
+  auto declare =
+      reinterpret_cast<int (*)(const void*, size_t, unsigned, int, int)>(dlsym(lib, "fakecuda_declare"));
+  return declare != nullptr && declare(base, bytes, memory_type, managed, 0) == 0;
+}
+
+std::string DeviceSentence(const char* op, int rank, const char* buf) {
+#if defined(COLL_HAVE_CUDA)
+  const char* why = ", which this libcollective cannot move yet: pass host or pinned host memory (cudaMallocHost)";
+#else
+  const char* why = ", but this libcollective was built without CUDA (COLL_WITH_CUDA=OFF): pass host memory";
+#endif
+  return std::string(op) + " on rank " + std::to_string(rank) + ": " + buf + " is CUDA device memory (device 0)" +
+         why;
+}
+
+int RunRank(coll_comm_t comm, int rank, int nranks) {
+  // Stand-ins: only the addresses matter to the driver; the CPU may touch pinned and managed.
+  std::vector<int32_t> device(1024), pinned(1024), managed(1024 * 8), host(1024);
+  CCHECK(Declare(device.data(), device.size() * 4, kMemoryTypeDevice, 0)) << "fakecuda: " << dlerror();
+  CCHECK(Declare(pinned.data(), pinned.size() * 4, kMemoryTypeHost, 0));
+  CCHECK(Declare(managed.data(), managed.size() * 4, kMemoryTypeDevice, 1));
+
+  CCHECK_STATUS(COLL_ERR_UNSUPPORTED, coll_allreduce(host.data(), device.data(), 4, COLL_INT32, COLL_SUM, comm), comm);
+  CCHECK_EQ(std::string(coll_comm_last_error(comm)), DeviceSentence("allreduce", rank, "recvbuf"));
+  CCHECK_STATUS(COLL_ERR_UNSUPPORTED, coll_allgather(device.data(), host.data(), 4, COLL_INT32, comm), comm);
+  CCHECK_EQ(std::string(coll_comm_last_error(comm)), DeviceSentence("allgather", rank, "sendbuf"));
+  CCHECK_STATUS(COLL_ERR_UNSUPPORTED, coll_broadcast(device.data(), device.data(), 4, COLL_INT32, 0, comm), comm);
+  CCHECK_EQ(std::string(coll_comm_last_error(comm)), DeviceSentence("broadcast", rank, rank == 0 ? "sendbuf" : "recvbuf"));
+  CCHECK_STATUS(COLL_ERR_UNSUPPORTED,
+                coll_reduce_scatter(device.data(), device.data(), 4, COLL_INT32, COLL_SUM, comm), comm);
+  CCHECK_EQ(std::string(coll_comm_last_error(comm)), DeviceSentence("reduce_scatter", rank, "sendbuf"));
+  // count 0 asks nothing about the buffers.
+  CCHECK_OK(coll_allreduce(device.data(), device.data(), 0, COLL_INT32, COLL_SUM, comm), comm);
+
+  // Pinned in, managed out: both host-readable, the collective runs on the CPU.
+  ReduceCase c{COLL_INT32, COLL_SUM, 5, nranks};
+  FillInput(c, rank, 0, pinned.size(), pinned.data());
+  CCHECK_OK(coll_allreduce(pinned.data(), managed.data(), pinned.size(), COLL_INT32, COLL_SUM, comm), comm);
+  const std::string why = CheckReduced(c, 0, pinned.size(), managed.data());
+  CCHECK(why.empty()) << "pinned -> managed allreduce: " << why;
+  CCHECK_OK(coll_allgather(pinned.data(), managed.data(), pinned.size(), COLL_INT32, comm), comm);
+  CCHECK_OK(coll_barrier(comm), comm);
+  return 0;
+}
+
+class CudaBuffersTest : public TransportRanksTest {};
+
+TEST_P(CudaBuffersTest, DeviceMemoryIsRefusedWithASentenceAndPinnedAndManagedWork) {
+  COLL_REQUIRE_TRANSPORT(transport());
+  RankOptions options = Options();
+  options.env.push_back({"COLL_CUDA_LIB", COLL_TEST_FAKECUDA_LIB});
+  GroupResult result = RunCommRanks(options, RunRank);
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+}
+
+COLL_INSTANTIATE_TRANSPORTS(CudaBuffersTest, 1, 3);
+
+}  // namespace
+}  // namespace colltest
