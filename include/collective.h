@@ -145,13 +145,14 @@ COLL_API coll_status_t coll_test(coll_request_t* request, int* done);
  * request's sentence is in coll_comm_last_error(NULL) on the waiting thread. */
 COLL_API coll_status_t coll_wait(coll_request_t* request);
 
-/* What ran in this communicator's last successful collective, for benchmarks and logs.
+/* The collective this communicator last started, for benchmarks and logs. Recorded before
+ * the collective runs, so after a failed call it describes that call.
  * Can grow: set struct_size (COLL_OP_INFO_INIT does); strings live as long as comm. */
 typedef struct {
   size_t struct_size;
-  const char* algorithm; /* "ring", "ring_allgather_small", "chain", ... */
+  const char* algorithm; /* "ring", "allgather_reduce", "chain", "local" (1 rank) */
   const char* transport; /* "tcp", "shm", "ibverbs", "tcp+shm" (mixed ring), "none" (1 rank) */
-  size_t chunk_bytes;    /* pipeline chunk (slot) size */
+  size_t chunk_bytes;    /* the slot size (COLL_CHUNK_BYTES); a chunk may be smaller */
 } coll_op_info_t;
 #define COLL_OP_INFO_INIT {sizeof(coll_op_info_t), NULL, NULL, 0}
 COLL_API coll_status_t coll_comm_last_op_info(coll_comm_t comm, coll_op_info_t* info);

@@ -1,6 +1,7 @@
 // What one *_perf binary measures: a table of plain functions describing a collective's
 // buffer layout, how to call it in libcollective and in MPI, and its exact expected result.
-// The shared driver (perf_driver.h) does everything else.
+// The shared driver (perf_driver.cc with perf_options, perf_data, perf_measure and perf_report)
+// does everything else.
 #pragma once
 
 #include <mpi.h>

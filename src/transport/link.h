@@ -1,10 +1,11 @@
-// The Link: what the ring needs from a transport, modelled on RDMA (see DESIGN.md).
+// The Link: what the ring needs from a transport, modelled on RDMA (see docs/DESIGN.md).
 //
 // A connection between two ranks is one-way for data: the SendLink end pushes chunks, the
 // RecvLink end owns `numSlots()` receive slots of `slotBytes()` each (registered once for
 // ibverbs) and returns a credit per consumed slot. Chunks arrive in the order they were
-// posted. Every call is non-blocking; blocking is done by the caller (core/waiter.h) using
-// pollFd()/wake-ups. An end is used by one thread at a time.
+// posted. Every call is non-blocking; blocking is done by the caller (the Operation's
+// driver, collectives/operation.cc) using pollSpec() and wake-ups. An end is used by one
+// thread at a time.
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
 // The AVX2 + F16C kernel table: float kernels from reduce_simd.h over 256-bit traits, the
 // integer ones are reduce_loops.h compiled for AVX2. Only run when ReduceIsaSupported(kAvx2).
 // Stateless, thread-safe.
+#if defined(__x86_64__)  // the whole file: no such ISA elsewhere
 #include <immintrin.h>
 
 #include <cstddef>
@@ -125,3 +126,5 @@ const ReduceKernels& Avx2ReduceKernels() {
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif
+
+#endif  // __x86_64__

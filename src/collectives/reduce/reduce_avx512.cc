@@ -1,6 +1,7 @@
 // The AVX-512 (F, BW, VL) + F16C kernel table: float kernels from reduce_simd.h over 512-bit
 // traits, the integer ones are reduce_loops.h compiled for AVX-512. Only run when
 // ReduceIsaSupported(kAvx512). Stateless, thread-safe.
+#if defined(__x86_64__)  // the whole file: no such ISA elsewhere
 #include <immintrin.h>
 
 #include <cstddef>
@@ -137,3 +138,5 @@ const ReduceKernels& Avx512ReduceKernels() {
 #if defined(__clang__)
 #pragma clang attribute pop
 #endif
+
+#endif  // __x86_64__

@@ -11,9 +11,9 @@ namespace coll {
 
 // Every variant gives bitwise-identical results for the same inputs (see reduce.h).
 enum class ReduceIsa {
-  kPortable,  // plain C++, any x86-64-v2 CPU (other architectures too)
-  kAvx2,      // AVX2 + F16C
-  kAvx512,    // AVX-512 F/BW/VL + F16C
+  kPortable,  // plain C++: the library's baseline (x86-64-v2 on x86-64), any architecture
+  kAvx2,      // AVX2 + F16C (x86-64 only)
+  kAvx512,    // AVX-512 F/BW/VL + F16C (x86-64 only)
 };
 constexpr int kNumReduceIsas = 3;
 constexpr int kNumDtypes = COLL_FLOAT64 + 1;
@@ -30,10 +30,12 @@ struct ReduceKernels {
 };
 
 // Per-ISA tables, each defined in its own file compiled for that ISA. The SIMD ones must
-// only be called when ReduceIsaSupported() says so.
+// only be called when ReduceIsaSupported() says so, and exist on x86-64 only.
 const ReduceKernels& PortableReduceKernels();
+#if defined(__x86_64__)
 const ReduceKernels& Avx2ReduceKernels();
 const ReduceKernels& Avx512ReduceKernels();
+#endif
 
 const char* ReduceIsaName(ReduceIsa isa);  // "portable", "avx2", "avx512"
 bool ReduceIsaSupported(ReduceIsa isa);    // this CPU (and OS) can run it

@@ -1,4 +1,4 @@
-// The portable kernel table: reduce_loops.h compiled for the library's baseline (x86-64-v2),
+// The portable kernel table: reduce_loops.h compiled for the library's baseline (x86-64-v2 on x86-64),
 // the reference every SIMD table must match bit for bit. Stateless, thread-safe.
 #include <cstddef>
 #include <cstdint>
