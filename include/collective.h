@@ -83,9 +83,10 @@ COLL_API coll_status_t coll_comm_init(coll_comm_t* comm, int nranks, int rank,
  * PMI_RANK/PMI_SIZE) and COLL_ROOT_ADDR=host:port, where rank 0 listens. */
 COLL_API coll_status_t coll_comm_init_env(coll_comm_t* comm);
 
-/* Requests still outstanding are aborted (every rank's communicator fails with
- * COLL_ERR_ABORTED) and complete with COLL_ERR_ABORTED; their handles stay valid until
- * coll_test / coll_wait frees them. */
+/* Frees the communicator. Like free(), calling it twice on one handle, or using a handle
+ * after it, is undefined behaviour (the handle's memory is gone). Requests still outstanding
+ * are aborted (every rank's communicator fails with COLL_ERR_ABORTED) and complete with
+ * COLL_ERR_ABORTED; their handles stay valid until coll_test / coll_wait frees them. */
 COLL_API coll_status_t coll_comm_destroy(coll_comm_t comm);
 
 /* Makes every pending and later call on comm return COLL_ERR_ABORTED, and completes every

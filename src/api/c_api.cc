@@ -88,6 +88,19 @@ Status CheckOp(int raw_op) {
   return Status::OK();
 }
 
+// The two buffers of a call may be the same (in place, when `in_place` says they are
+// placed as the call's in-place form) or apart; a partial overlap would let the collective
+// overwrite input it has not read yet, so it is rejected.
+Status CheckOverlap(const void* sendbuf, size_t send_bytes, const void* recvbuf, size_t recv_bytes, bool in_place) {
+  if (in_place || send_bytes == 0 || recv_bytes == 0 || sendbuf == nullptr || recvbuf == nullptr)
+    return Status::OK();
+  const uintptr_t s = reinterpret_cast<uintptr_t>(sendbuf), r = reinterpret_cast<uintptr_t>(recvbuf);
+  if (s + send_bytes <= r || r + recv_bytes <= s) return Status::OK();
+  return InvalidArgument("sendbuf (%zu bytes) and recvbuf (%zu bytes) overlap without being in place: pass the same "
+                         "buffer for in place (see the README), or buffers that do not overlap",
+                         send_bytes, recv_bytes);
+}
+
 Status CheckRoot(const Communicator& c, int root) {
   if (root < 0 || root >= c.nranks())
     return InvalidArgument("root %d is out of range for %d ranks", root, c.nranks());
@@ -98,11 +111,24 @@ Status CheckRoot(const Communicator& c, int root) {
 auto AllreduceChecks(const void* sendbuf, const void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op) {
   return [=](Communicator& c) {
     COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-    return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, true);
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, true));
+    const size_t bytes = count * DtypeSize(dtype);
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
   };
 }
 auto AllreduceBuild(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op) {
   return [=](Operation& o) { Allreduce(o, sendbuf, recvbuf, count, dtype, op); };
+}
+auto ReduceScatterChecks(const void* sendbuf, const void* recvbuf, size_t recvcount, coll_dtype_t dtype,
+                         coll_op_t op) {
+  return [=](Communicator& c) {
+    COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), true, true));
+    const size_t bytes = recvcount * DtypeSize(dtype);
+    const bool in_place =
+        static_cast<const char*>(recvbuf) == static_cast<const char*>(sendbuf) + static_cast<size_t>(c.rank()) * bytes;
+    return CheckOverlap(sendbuf, bytes * static_cast<size_t>(c.nranks()), recvbuf, bytes, in_place);
+  };
 }
 auto ReduceScatterBuild(const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype, coll_op_t op) {
   return [=](Operation& o) { ReduceScatter(o, sendbuf, recvbuf, recvcount, dtype, op); };
@@ -110,14 +136,23 @@ auto ReduceScatterBuild(const void* sendbuf, void* recvbuf, size_t recvcount, co
 auto BroadcastChecks(const void* sendbuf, const void* recvbuf, size_t count, coll_dtype_t dtype, int root) {
   return [=](Communicator& c) {
     COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-    return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), c.rank() == root, true);
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), c.rank() == root, true));
+    const size_t bytes = count * DtypeSize(dtype);
+    if (c.rank() != root) return Status::OK();  // sendbuf is not read
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
   };
 }
 auto BroadcastBuild(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root) {
   return [=](Operation& o) { Broadcast(o, sendbuf, recvbuf, count, dtype, root); };
 }
 auto AllgatherChecks(const void* sendbuf, const void* recvbuf, size_t sendcount, coll_dtype_t dtype) {
-  return [=](Communicator& c) { return CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), true, true); };
+  return [=](Communicator& c) {
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), true, true));
+    const size_t bytes = sendcount * DtypeSize(dtype);
+    const bool in_place =
+        static_cast<const char*>(sendbuf) == static_cast<const char*>(recvbuf) + static_cast<size_t>(c.rank()) * bytes;
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes * static_cast<size_t>(c.nranks()), in_place);
+  };
 }
 auto AllgatherBuild(const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype) {
   return [=](Operation& o) { Allgather(o, sendbuf, recvbuf, sendcount, dtype); };
@@ -126,7 +161,10 @@ auto ReduceChecks(const void* sendbuf, const void* recvbuf, size_t count, coll_d
   return [=](Communicator& c) {
     COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
     COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-    return CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, c.rank() == root);
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, c.rank() == root));
+    const size_t bytes = count * DtypeSize(dtype);
+    if (c.rank() != root) return Status::OK();  // recvbuf is not written
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
   };
 }
 auto ReduceBuild(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op, int root) {
@@ -244,7 +282,9 @@ Status InitEnv(coll_comm_t* out) {
     return InvalidArgument("COLL_ROOT_ADDR is not set: give every rank host:port where rank 0 listens");
   UniqueId id;
   COLL_RETURN_IF_ERROR(ParseHostPort(root, &id.root).withContext("COLL_ROOT_ADDR: "));
-  COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, &id.token));
+  if (id.root.port() == 0)  // a port the OS would pick: the other ranks could never find it
+    return InvalidArgument("COLL_ROOT_ADDR: '%s': the port must be a number from 1 to 65535, got '0'", root);
+  COLL_RETURN_IF_ERROR(EnvJobToken(config, root, nranks, rank == 0, &id.token));
   return InitComm(out, nranks, rank, id, Fd(), config);
 }
 
@@ -371,13 +411,13 @@ coll_status_t coll_iallgather(const void* sendbuf, void* recvbuf, size_t sendcou
 
 coll_status_t coll_reduce_scatter(const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
                                   coll_op_t op, coll_comm_t comm) {
-  return Collective(comm, "reduce_scatter", AllreduceChecks(sendbuf, recvbuf, recvcount, dtype, op),
+  return Collective(comm, "reduce_scatter", ReduceScatterChecks(sendbuf, recvbuf, recvcount, dtype, op),
                     ReduceScatterBuild(sendbuf, recvbuf, recvcount, dtype, op));
 }
 
 coll_status_t coll_ireduce_scatter(const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
                                    coll_op_t op, coll_comm_t comm, coll_request_t* request) {
-  return PostCollective(comm, "ireduce_scatter", request, AllreduceChecks(sendbuf, recvbuf, recvcount, dtype, op),
+  return PostCollective(comm, "ireduce_scatter", request, ReduceScatterChecks(sendbuf, recvbuf, recvcount, dtype, op),
                         ReduceScatterBuild(sendbuf, recvbuf, recvcount, dtype, op));
 }
 

@@ -78,6 +78,10 @@ Status ParseHostPort(const std::string& text, SockAddr* out) {
     return InvalidArgument("'%s' is not host:port", text.c_str());
   host = text.substr(0, colon);
   port = text.substr(colon + 1);
+  long number = 0;
+  for (char c : port) number = (c >= '0' && c <= '9' && number <= 65535) ? number * 10 + (c - '0') : 100000;
+  if (port.size() > 5 || number > 65535)
+    return InvalidArgument("'%s': the port must be a number from 1 to 65535, got '%s'", text.c_str(), port.c_str());
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;

@@ -16,7 +16,7 @@ namespace {
 constexpr uint32_t kMagic = 0x434f4c48;  // "COLH"
 constexpr uint32_t kVersion = 4;  // 4: the shared settings are a counted list of values
 
-enum Verdict : uint32_t { kAccept = 1, kBadProof = 2, kBadSize = 3, kBadRank = 4, kBadParams = 5 };
+enum Verdict : uint32_t { kAccept = 1, kBadProof = 2, kBadSize = 3, kBadRank = 4, kBadParams = 5, kTaken = 6 };
 
 std::vector<uint64_t> ValuesOf(const SharedSettings& settings) {
   std::vector<uint64_t> v;
@@ -128,6 +128,10 @@ Status ClientHandshake::readVerdict(const Deadline& d) {
     return InvalidArgument("%s refused rank %d: it is out of range, not the expected neighbour, or already taken",
                            what_.c_str(), rank_);
   if (verdict == kBadParams) return InvalidArgument("%s has a different configuration (see its log)", what_.c_str());
+  if (verdict == kTaken)
+    return InvalidArgument("%s already has a rank %d with this job's token: two jobs share one root address (give "
+                           "each job its own COLL_ROOT_ADDR, or COLL_JOB_TOKEN)",
+                           what_.c_str(), rank_);
   if (verdict != kAccept) return AuthError("%s refused this rank's proof of the job token", what_.c_str());
   return Status::OK();
 }
@@ -144,6 +148,8 @@ Status ServerHandshake::answerHello(const Deadline& d, int expected_client) {
     return AuthError("refused a connection that is not a libcollective %s peer",
                      purpose_ == ConnPurpose::kBootstrap ? "bootstrap" : "ring");
   if (hello_.nranks != nranks_) early_verdict_ = kBadSize;
+  else if (hello_.rank == rank_ && purpose_ == ConnPurpose::kBootstrap)
+    early_verdict_ = kTaken;  // another root of a job with this token
   else if (hello_.rank < 0 || hello_.rank >= nranks_ || hello_.rank == rank_ ||
            (expected_client >= 0 && hello_.rank != expected_client))
     early_verdict_ = kBadRank;
@@ -153,13 +159,15 @@ Status ServerHandshake::answerHello(const Deadline& d, int expected_client) {
   return SendMsg(fd_, proof_, ValuesOf(settings_), d, "rank " + std::to_string(hello_.rank));
 }
 
-Status ServerHandshake::judge(const Deadline& d) {
+Status ServerHandshake::judge(const Deadline& d, const std::function<bool(int rank)>& claim) {
   HandshakeMsg cp{};
   std::vector<uint64_t> cp_values;
   Status st = RecvMsg(fd_, &cp, &cp_values, d, "a connecting process");
+  if (st.code() == COLL_ERR_TIMEOUT)
+    return AuthError("dropped a connection claiming rank %d: it did not finish authentication in time", hello_.rank);
   if (!st.ok())
-    return AuthError("refused a process claiming rank %d: it left during authentication (it could not verify this "
-                     "job's token)",
+    return AuthError("dropped a connection claiming rank %d: it left during authentication (a process of another "
+                     "job, or not a libcollective rank)",
                      hello_.rank);
   uint8_t expect[32];
   Mac(token_, 'C', hello_, hello_values_, hello_.rank, rank_, proof_.nonce, expect);
@@ -167,9 +175,16 @@ Status ServerHandshake::judge(const Deadline& d) {
   int bad = SettingsDiffer(hello_values_, settings_);
   if (CRYPTO_memcmp(expect, cp.mac, 32) != 0) verdict = kBadProof;
   else if (verdict == kAccept && bad != -1) verdict = kBadParams;
+  else if (verdict == kAccept && claim && !claim(hello_.rank)) verdict = kTaken;
+  proved_ = verdict != kBadProof;
+  duplicate_ = verdict == kTaken;
   COLL_RETURN_IF_ERROR(SendAll(fd_, &verdict, sizeof verdict, d, "rank " + std::to_string(hello_.rank)));
   if (verdict == kBadProof)
     return AuthError("refused a process claiming rank %d: it did not prove the job token", hello_.rank);
+  if (verdict == kTaken)
+    return InvalidArgument("two processes with this job's token claim rank %d: two jobs share one root address (give "
+                           "each job its own COLL_ROOT_ADDR, or COLL_JOB_TOKEN)",
+                           hello_.rank);
   if (verdict == kBadParams) return SettingMismatch(settings_, bad, rank_, hello_values_, hello_.rank);
   if (verdict != kAccept)
     return InvalidArgument("refused a process claiming rank %d of %d (this job has %d ranks; expected another rank)",

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -70,9 +71,14 @@ class ServerHandshake {
       : fd_(fd), token_(token), purpose_(purpose), rank_(rank), nranks_(nranks), settings_(settings) {}
   // expected_client < 0 accepts any rank other than this one.
   Status answerHello(const Deadline& d, int expected_client);
-  Status judge(const Deadline& d);
+  // claim, when given, is asked (once the client proved the token) whether the claimed rank
+  // is still free, and takes it; a taken rank (or, for the bootstrap, this server's own
+  // rank) is refused as a duplicate: two jobs that share a root address and a token.
+  Status judge(const Deadline& d, const std::function<bool(int rank)>& claim = nullptr);
   Status run(const Deadline& d, int expected_client);
   int peerRank() const { return hello_.rank; }
+  bool proved() const { return proved_; }        // the client proved the job token
+  bool duplicate() const { return duplicate_; }  // ... and claimed a rank already taken
 
  private:
   int fd_;
@@ -84,6 +90,7 @@ class ServerHandshake {
   std::vector<uint64_t> hello_values_;
   HandshakeMsg proof_{};
   uint32_t early_verdict_ = 0;
+  bool proved_ = false, duplicate_ = false;
 };
 
 }  // namespace coll

@@ -33,7 +33,8 @@ Fd TakeParkedListener(const Token& token);
 // Random bytes from the OS / libcrypto.
 Status RandomBytes(void* out, size_t bytes);
 // The token of an env-bootstrapped job: COLL_JOB_TOKEN (32 hex digits) when set, else a
-// digest of the root address, the size and the launcher's job id (weaker: documented).
-Status EnvJobToken(const Config& config, const std::string& root_addr, int nranks, Token* out);
+// digest of the root address, the size and every launcher job id present (weaker:
+// documented); `warn` logs a warning when there is no launcher id to tell two jobs apart.
+Status EnvJobToken(const Config& config, const std::string& root_addr, int nranks, bool warn, Token* out);
 
 }  // namespace coll

@@ -227,13 +227,31 @@ Status Operation::progress(bool* done, bool* progressed) {
   if (left_ != nullptr) COLL_RETURN_IF_ERROR(left_->progress(progressed));
   if (left_ != nullptr) COLL_RETURN_IF_ERROR(pumpRecvs(progressed));
   if (right_ != nullptr) COLL_RETURN_IF_ERROR(pumpSends(progressed));
-  if (!networkDone() || (right_ != nullptr && !right_->idle())) return Status::OK();
+  // Over only when this rank's last sends have drained and every slot it consumed has been
+  // handed back to the sender (a link returning credits lazily must not leave the sender's
+  // last chunks waiting on the next use of the link).
+  if (!networkDone() || (right_ != nullptr && !right_->idle()) || (left_ != nullptr && !left_->settled()))
+    return Status::OK();
   for (const LocalStep& st : s_.after) runLocal(st);
   finished_ = *done = true;
   return Status::OK();
 }
 
+// A timeout names the ranks that have not reached this collective when the root can tell
+// (a stopped or busy rank, not the innocent neighbour in between), then what this rank
+// waited for.
 Status Operation::timeoutError() const {
+  Status waited = neighbourTimeout();
+  const std::string laggards = comm_.laggards(d_.seq);
+  if (laggards.empty()) return waited;
+  const std::string& detail = waited.message();
+  const size_t what = std::min(detail.find("waiting"), detail.size());
+  return Timeout("%s timed out after %lld ms without progress on rank %d: %s (this rank was %s)",
+                 DescribeCall(d_).c_str(), static_cast<long long>(comm_.config().timeout_ms), comm_.rank(),
+                 laggards.c_str(), detail.substr(what).c_str());
+}
+
+Status Operation::neighbourTimeout() const {
   const long long ms = static_cast<long long>(comm_.config().timeout_ms);
   if (recv_.step < s_.recvs.size())
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to send chunk %zu of "
@@ -244,8 +262,11 @@ Status Operation::timeoutError() const {
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to free a slot for "
                    "chunk %zu of step %zu",
                    DescribeCall(d_).c_str(), ms, comm_.rank(), right_->peer(), send_.chunk, send_.step);
-  return Timeout("%s timed out after %lld ms on rank %d, waiting for its last sends to rank %d to drain",
-                 DescribeCall(d_).c_str(), ms, comm_.rank(), right_ ? right_->peer() : -1);
+  if (right_ != nullptr && !right_->idle())
+    return Timeout("%s timed out after %lld ms on rank %d, waiting for its last sends to rank %d to drain",
+                   DescribeCall(d_).c_str(), ms, comm_.rank(), right_->peer());
+  return Timeout("%s timed out after %lld ms on rank %d, waiting to hand its last slots back to rank %d",
+                 DescribeCall(d_).c_str(), ms, comm_.rank(), left_ ? left_->peer() : -1);
 }
 
 // Sleeps until a link may have news. Links with file descriptors (tcp) are poll(2)ed; a
@@ -324,9 +345,16 @@ Status Drive(Operation& op) {
 Status RunOperation(Operation& op) {
   Communicator& comm = op.comm();
   Status st = Drive(op);
-  if (!st.ok() && st.isConsequence()) {
-    // A symptom: give the rank that saw the cause up to a second to report it to everyone.
-    Deadline grace = Deadline::In(std::min<int64_t>(1000, comm.config().timeout_ms));
+  // A link that broke (the peer closed it, or its QP went to error) is usually a symptom: the
+  // peer left after an error of its own, or died, and the control channel carries the
+  // reason (its own report, or the root's word that it died). Give that up to a second to
+  // arrive and prefer it, so every rank reports the root cause.
+  const bool symptom = st.isConsequence() || st.code() == COLL_ERR_PEER_LOST || st.code() == COLL_ERR_SYSTEM;
+  // A flushed work request (a consequence) waits longer than any other symptom, so a rank that
+  // saw the cause (e.g. IBV_WC_REM_ACCESS_ERR at the requester while the responder only sees its
+  // receives flushed) reports first and the flushed ranks adopt that reason, not the other way.
+  if (!st.ok() && symptom) {
+    Deadline grace = Deadline::In(std::min<int64_t>(st.isConsequence() ? 1500 : 1000, comm.config().timeout_ms));
     while (!comm.failed() && !grace.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (!st.ok() && !comm.failed()) comm.fail(st, true);

@@ -40,6 +40,8 @@ class Operation {
   // Sleeps until a link may have news or the communicator's wake fd fires (round: how many
   // sleeps in a row, for the back-off of links without a file descriptor).
   Status waitForNews(int round);
+  // The timeout sentence: the ranks that have not reached this collective (asked through the
+  // root; blocks up to about a second), then what this rank waited for.
   Status timeoutError() const;
 
  private:
@@ -55,6 +57,7 @@ class Operation {
   Status pumpSends(bool* progressed);
   Status processChunk(const RecvChunk& chunk, bool* fused);
   Status checkMeta(const ChunkMeta& got) const;
+  Status neighbourTimeout() const;
   bool networkDone() const { return send_.step >= s_.sends.size() && recv_.step >= s_.recvs.size(); }
 
   Communicator& comm_;

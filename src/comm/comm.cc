@@ -4,7 +4,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "bootstrap/handshake.h"
 #include "base/log.h"
@@ -29,12 +32,43 @@ Status Communicator::Create(int nranks, int rank, const UniqueId& id, Fd parked,
   const bool shm_ring = one_host && (config.transport == "auto" || config.transport == "shm");
   c->small_bytes_ = config.small_bytes_set ? config.small_bytes : shm_ring ? 8 * 1024 : 32 * 1024;
   c->pos_ = c->ringPosOf(rank);
-  COLL_RETURN_IF_ERROR(c->connectRing(deadline));
+  // The watchdog runs from here on: a rank that dies (or fails) while the ring connects is
+  // reported to every rank at once, not at COLL_TIMEOUT_MS.
   Communicator* raw = c.get();
+  c->bootstrap_->setProgressFn([raw] { return static_cast<int64_t>(raw->seq()); });
   c->bootstrap_->startWatchdog([raw](const Status& st) { raw->fail(st, false); });
+  Status st = c->connectRing(deadline);
+  if (!st.ok()) return c->initFailed(st);
   c->logSetup();
   *out = std::move(c);
   return Status::OK();
+}
+
+// A ring setup error may be a symptom (a neighbour that failed closed its socket): give the
+// rank that saw the cause a moment to report it, and report this one's otherwise.
+Status Communicator::initFailed(const Status& st) {
+  Deadline grace = Deadline::In(std::min<int64_t>(1000, config_.timeout_ms));
+  if (st.code() == COLL_ERR_PEER_LOST)
+    while (!failed() && !grace.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (failed()) return failure();
+  fail(st, true);
+  return st;
+}
+
+std::string Communicator::laggards(uint64_t seq) {
+  std::vector<int64_t> seqs;
+  if (!bootstrap_ || !bootstrap_->rankProgress(500, &seqs)) return "";
+  std::string out;
+  int count = 0;
+  for (int r = 0; r < static_cast<int>(seqs.size()); ++r) {
+    if (seqs[r] >= static_cast<int64_t>(seq)) continue;
+    out += out.empty() ? "" : ", ";
+    out += seqs[r] < 0 ? StrFormat("rank %d (stopped or hung: it did not answer)", r)
+                       : StrFormat("rank %d (still at collective #%lld)", r, static_cast<long long>(seqs[r]));
+    ++count;
+  }
+  if (count == 0) return "";
+  return out + (count == 1 ? " has" : " have") + StrFormat(" not reached collective #%llu", (unsigned long long)seq);
 }
 
 Communicator::~Communicator() {
@@ -64,7 +98,7 @@ void Communicator::fail(const Status& st, bool tell_others) {
     if (on_fail_) on_fail_();
   }
   if (tell_others && bootstrap_) {
-    Status relayed(st.code(), StrFormat("rank %d failed: %s", rank_, st.message().c_str()));
+    Status relayed(st.code(), StrFormat("%s (reported by rank %d)", st.message().c_str(), rank_));
     bootstrap_->reportFatal(relayed);
   }
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bootstrap/acceptor.h"
 #include "bootstrap/bootstrap.h"
 #include "base/config.h"
 #include "base/deadline.h"
@@ -57,8 +58,12 @@ class Communicator {
   // docs/PERFORMANCE.md). Derived from the shared host table, so every rank agrees.
   size_t smallBytes() const { return small_bytes_; }
 
-  uint64_t nextSeq() { return ++seq_; }
-  uint64_t seq() const { return seq_; }
+  uint64_t nextSeq() { return seq_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  uint64_t seq() const { return seq_.load(std::memory_order_relaxed); }
+  // On a timeout in collective `seq`: the ranks that have not started it, asked through the
+  // root ("rank 1 (stopped or hung: it did not answer)"), or "" when every rank has started
+  // it or the root did not answer. Blocks up to about a second.
+  std::string laggards(uint64_t seq);
 
   // Sticky failure: the first fatal error; every later call fails with it.
   Status failure() const;
@@ -79,6 +84,9 @@ class Communicator {
  private:
   Communicator(int nranks, int rank, const Config& config) : nranks_(nranks), rank_(rank), config_(config) {}
   Status connectRing(const Deadline& deadline);
+  Status connectNeighbour(const SockAddr& addr, const Deadline& deadline, const std::string& what, Fd* out);
+  Status awaitNeighbour(Acceptor& acceptor, int left, const Deadline& deadline, Fd* out);
+  Status initFailed(const Status& st);
   void logSetup() const;
 
   const int nranks_, rank_;
@@ -90,7 +98,7 @@ class Communicator {
   std::unique_ptr<RecvLink> left_;
   std::string transport_name_ = "none";
   std::string out_kind_name_, in_kind_name_;
-  uint64_t seq_ = 0;
+  std::atomic<uint64_t> seq_{0};  // read by the watchdog for progress queries
   size_t small_bytes_ = 0;
 
   std::atomic<bool> failed_{false};

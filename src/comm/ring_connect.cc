@@ -3,6 +3,11 @@
 // setup order that keeps the ring free of waiting cycles).
 #include <poll.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "bootstrap/acceptor.h"
 #include "bootstrap/handshake.h"
 #include "comm/comm.h"
 #include "base/log.h"
@@ -45,20 +50,52 @@ Status Pick(const Config& config, bool same_host, uint8_t common, int peer, cons
   return Status::OK();
 }
 
-Status AcceptNeighbour(int listener, const Token& token, int rank, int nranks, int left,
-                       const SharedSettings& params, const Deadline& deadline, Fd* conn,
-                       std::unique_ptr<ServerHandshake>* server) {
-  for (;;) {
-    COLL_RETURN_IF_ERROR(AcceptOne(listener, deadline, "waiting for rank " + std::to_string(left) + " to connect", conn));
-    server->reset(new ServerHandshake(conn->get(), token, ConnPurpose::kRingLink, rank, nranks, params));
-    Status st = (*server)->answerHello(deadline, left);
-    if (st.ok()) return st;
-    if (st.code() != COLL_ERR_AUTH) return st;
-    COLL_WARN(rank, "ring setup: %s; still waiting for rank %d", st.message().c_str(), left);
-  }
+// Handshake of one connection to this rank's ring listener (on an Acceptor thread).
+void RingServerHandshake(int fd, const Deadline& d, const Token& token, int rank, int nranks, int left,
+                         const SharedSettings& params, Acceptor::Outcome* out) {
+  ServerHandshake server(fd, token, ConnPurpose::kRingLink, rank, nranks, params);
+  Status st = server.answerHello(d, left);
+  if (st.ok()) st = server.judge(d);
+  out->proved = server.proved();
+  out->rank = server.proved() ? server.peerRank() : -1;
+  out->accepted = st.ok();
+  out->status = st;
 }
 
 }  // namespace
+
+// Connects to a ring neighbour, retrying while it does not listen yet; ends at once when the
+// communicator fails meanwhile (the watchdog heard that a rank died).
+Status Communicator::connectNeighbour(const SockAddr& addr, const Deadline& deadline, const std::string& what,
+                                      Fd* out) {
+  for (;;) {
+    Status st = ConnectRetry(addr, deadline.earlier(Deadline::In(100)), what, out);
+    if (failed()) return failure();
+    if (st.code() != COLL_ERR_TIMEOUT || deadline.expired()) return st;
+  }
+}
+
+// Waits for the left neighbour's authenticated connection; strangers are dropped and logged.
+Status Communicator::awaitNeighbour(Acceptor& acceptor, int left, const Deadline& deadline, Fd* out) {
+  for (;;) {
+    pollfd fds[2] = {{acceptor.readyFd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
+    if (poll(fds, 2, deadline.remainingMs(1000)) < 0 && errno != EINTR) return ErrnoError(errno, "poll");
+    if (failed()) return failure();
+    for (Acceptor::Result& r : acceptor.take()) {
+      const Acceptor::Outcome& o = r.outcome;
+      if (o.accepted) {
+        *out = std::move(r.conn);
+        return Status::OK();
+      }
+      if (o.proved && o.rank == left) return o.status;  // rank `left` itself, configured differently
+      COLL_WARN(rank_, "ring setup: dropped a connection from %s: %s; still waiting for rank %d", r.from.c_str(),
+                o.status.message().c_str(), left);
+    }
+    if (deadline.expired())
+      return Timeout("rank %d timed out (COLL_TIMEOUT_MS) waiting for rank %d to connect to its ring listener", rank_,
+                     left);
+  }
+}
 
 Status Communicator::connectRing(const Deadline& deadline) {
   if (nranks_ == 1) return Status::OK();
@@ -70,17 +107,22 @@ Status Communicator::connectRing(const Deadline& deadline) {
   const SharedSettings params = SharedSettingsOf(config_);
   const std::string what = "rank " + std::to_string(right);
 
+  // The server side runs on Acceptor threads, so the blocking client handshake below never
+  // waits in a cycle; a stray connection is dropped and the wait for `left` goes on.
+  std::unique_ptr<Acceptor> acceptor;
+  const Token& token = bootstrap_->token();
+  COLL_RETURN_IF_ERROR(Acceptor::Start(
+      bootstrap_->dataListener(), std::min<int64_t>(config_.timeout_ms, 10000),
+      [&](int fd, const Deadline& d, Acceptor::Outcome* out) {
+        RingServerHandshake(fd, d, token, rank_, nranks_, left, params, out);
+      },
+      &acceptor));
   Fd out_sock, in_sock;
-  COLL_RETURN_IF_ERROR(ConnectRetry(peers[right].data_addr, deadline, what, &out_sock));
-  ClientHandshake client(out_sock.get(), bootstrap_->token(), ConnPurpose::kRingLink, rank_, nranks_, right, params,
-                         what);
-  COLL_RETURN_IF_ERROR(client.sendHello(deadline));
-  std::unique_ptr<ServerHandshake> server;
-  COLL_RETURN_IF_ERROR(AcceptNeighbour(bootstrap_->dataListener(), bootstrap_->token(), rank_, nranks_, left, params,
-                                       deadline, &in_sock, &server));
-  COLL_RETURN_IF_ERROR(client.prove(deadline));
-  COLL_RETURN_IF_ERROR(server->judge(deadline));
-  COLL_RETURN_IF_ERROR(client.readVerdict(deadline));
+  COLL_RETURN_IF_ERROR(connectNeighbour(peers[right].data_addr, deadline, what, &out_sock));
+  ClientHandshake client(out_sock.get(), token, ConnPurpose::kRingLink, rank_, nranks_, right, params, what);
+  COLL_RETURN_IF_ERROR(client.run(deadline));
+  COLL_RETURN_IF_ERROR(awaitNeighbour(*acceptor, left, deadline, &in_sock));
+  acceptor.reset();
 
   // Capabilities: each end says what it can do on this edge; both pick the same.
   uint8_t my_out = CapabilityMask(config_, right_same), my_in = CapabilityMask(config_, left_same);

@@ -93,6 +93,10 @@ class RecvLink {
   virtual Status release() = 0;
 
   virtual Status progress(bool* made_progress) = 0;
+  // Every released slot has been handed back to the sender (a credit it can see). A
+  // collective is over only when this holds: a transport that returns credits lazily must
+  // not make the sender's last chunks depend on the next use of this link.
+  virtual bool settled() { return true; }
   // Called when the caller is about to sleep: the end first pushes out anything it deferred
   // (credits returned in batches), so a sender never waits on a sleeping receiver.
   virtual PollSpec pollSpec() = 0;

@@ -4,7 +4,8 @@
 // RLIMIT_MEMLOCK too low at init. Every rank must come back with an error, never hang, and
 // destroy cleanly. Also seeded random WQE delays, which must change no result.
 // The faults are injected by softverbs' SOFTVERBS_FAULT_* variables in the victim rank's
-// environment (tests/softverbs/README.md).
+// environment (tests/softverbs/README.md); those tests skip on a real verbs stack
+// (COLL_TEST_IBVERBS_LIB, tests/rxe/run), where the killed rank and the memlock limit run.
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -128,6 +129,7 @@ constexpr const char* kWritesBeforeFault = "160";
 constexpr const char* kReceivesBeforeFault = "320";
 
 TEST_F(IbverbsFaultTest, RemoteAccessErrorFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
@@ -148,6 +150,7 @@ TEST_F(IbverbsFaultTest, RemoteAccessErrorFailsEveryRank) {
 }
 
 TEST_F(IbverbsFaultTest, RnrRetriesExhaustedFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
@@ -179,6 +182,7 @@ TEST_F(IbverbsFaultTest, RankKilledMidAllreduceFailsTheOthers) {
 }
 
 TEST_F(IbverbsFaultTest, RegMrEnomemAtInitFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 4;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
@@ -195,6 +199,7 @@ TEST_F(IbverbsFaultTest, RegMrEnomemAtInitFailsEveryRank) {
 }
 
 TEST_F(IbverbsFaultTest, QpErrorWhileThePeersLiveFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());
@@ -214,6 +219,7 @@ TEST_F(IbverbsFaultTest, QpErrorWhileThePeersLiveFailsEveryRank) {
 }
 
 TEST_F(IbverbsFaultTest, RegMrFailingAfterTheFirstRegistrationFailsEveryRank) {
+  COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
   SharedArray<Board> board(1);
   RankOptions options = FaultOptions(n, FabricName());

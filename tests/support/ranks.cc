@@ -67,9 +67,19 @@ std::string SoftverbsLibrary() {
 #endif
 }
 
+std::string RealVerbsLibrary() {
+  const char* lib = std::getenv("COLL_TEST_IBVERBS_LIB");
+  return lib != nullptr ? lib : "";
+}
+
+std::string IbverbsTestLibrary() {
+  std::string real = RealVerbsLibrary();
+  return real.empty() ? SoftverbsLibrary() : real;
+}
+
 EnvList TransportEnv(const std::string& transport) {
   EnvList env = {{"COLL_TRANSPORT", transport}, {"COLL_TIMEOUT_MS", std::string("30000")}};
-  if (transport == "ibverbs") env.push_back({"COLL_IBVERBS_LIB", SoftverbsLibrary()});
+  if (transport == "ibverbs") env.push_back({"COLL_IBVERBS_LIB", IbverbsTestLibrary()});
   return env;
 }
 
@@ -77,7 +87,7 @@ namespace {
 
 ProbeResult Probe(const std::string& transport) {
   ProbeResult result;
-  if (transport == "ibverbs" && SoftverbsLibrary().empty()) {
+  if (transport == "ibverbs" && IbverbsTestLibrary().empty()) {
     result.unsupported = true;
     result.detail = "COLL_SOFTVERBS_LIB is empty: the emulated HCA library is not built";
     return result;

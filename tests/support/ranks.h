@@ -37,8 +37,15 @@ GroupResult RunCommRanks(const RankOptions& options, const CommFn& fn);
 // $COLL_SOFTVERBS_LIB, else the softverbs path compiled in by tests/extra.cmake, else "".
 std::string SoftverbsLibrary();
 
+// $COLL_TEST_IBVERBS_LIB: a real verbs library (e.g. libibverbs.so.1 in the rxe VM of
+// tests/rxe/run) that the ibverbs tests run against instead of softverbs; "" when unset.
+std::string RealVerbsLibrary();
+
+// The library the ibverbs tests load: RealVerbsLibrary(), else SoftverbsLibrary().
+std::string IbverbsTestLibrary();
+
 // The variables that select a transport: COLL_TRANSPORT, and for "ibverbs"
-// COLL_IBVERBS_LIB=SoftverbsLibrary(). Also bounds every wait (COLL_TIMEOUT_MS=30000).
+// COLL_IBVERBS_LIB=IbverbsTestLibrary(). Also bounds every wait (COLL_TIMEOUT_MS=30000).
 EnvList TransportEnv(const std::string& transport);
 
 struct ProbeResult {
@@ -69,9 +76,14 @@ bool TransportRequired(const std::string& transport);
         << (coll_probe_.unsupported ? " (required by COLL_TEST_REQUIRE_TRANSPORTS)" : ""); \
   } while (0)
 
-// For tests that need the softverbs library itself: skip without it unless ibverbs is required.
+// For tests that need the softverbs library itself (its fault injection): skip without it
+// unless ibverbs is required, and skip when the ibverbs tests run against a real verbs
+// library (COLL_TEST_IBVERBS_LIB, tests/rxe/run).
 #define COLL_REQUIRE_SOFTVERBS()                                                       \
   do {                                                                                 \
+    if (!::colltest::RealVerbsLibrary().empty())                                       \
+      GTEST_SKIP() << "injects faults through softverbs; COLL_TEST_IBVERBS_LIB="       \
+                   << ::colltest::RealVerbsLibrary() << " is a real verbs stack";      \
     if (::colltest::SoftverbsLibrary().empty()) {                                      \
       if (!::colltest::TransportRequired("ibverbs"))                                   \
         GTEST_SKIP() << "softverbs is not built";                                      \

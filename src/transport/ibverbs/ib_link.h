@@ -81,6 +81,7 @@ class IbRecvLink final : public RecvLink {
   Status tryRecv(RecvChunk* chunk, bool* ready) override;
   Status release() override;
   Status progress(bool* made_progress) override;
+  bool settled() override { return credits_sent_ == released_ || sender_gone_ || ep_->peerClosed(); }
   PollSpec pollSpec() override { return ep_->pollSpec(); }
   std::string describe() const override { return ep_->describe(); }
 
