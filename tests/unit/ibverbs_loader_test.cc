@@ -204,6 +204,21 @@ TEST(IbverbsLoaderTest, ExcludedHcaIsUnavailableNamingTheDevices) {
           });
 }
 
+// RC over iWARP cannot carry RDMA write with immediate, which every chunk is: such a device
+// is never chosen, and the reason says so.
+TEST(IbverbsLoaderTest, IwarpDeviceIsUnavailableSayingWhy) {
+  REQUIRE_SOFTVERBS();
+  InChild({{"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()}, {"SOFTVERBS_TRANSPORT", std::string("iwarp")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    Status why = Device::Probe(c);
+    CCHECK(why.code() == COLL_ERR_UNSUPPORTED && Contains(why.message(), "softverbs0: iWARP (the links need RDMA write "
+                                                                         "with immediate, which iWARP lacks)"))
+        << why.message();
+    return 0;
+  });
+}
+
 TEST(IbverbsConfigTest, DefaultsAndGidChoiceSettings) {
   InChild({}, [] {
     IbConfig c;

@@ -29,6 +29,10 @@ void ActivePortsOf(const VerbsApi& api, ibv_device* dev, const IbConfig& config,
                    std::string* seen) {
   const char* name = api.get_device_name(dev);
   if (!config.hcaMayAllow(name)) return;
+  if (dev->transport_type == IBV_TRANSPORT_IWARP) {  // RC over iWARP has no RDMA write with immediate
+    *seen += StrFormat(" %s: iWARP (the links need RDMA write with immediate, which iWARP lacks);", name);
+    return;
+  }
   ibv_context* ctx = api.open_device(dev);
   if (ctx == nullptr) {
     *seen += StrFormat(" %s: cannot open (%s);", name, std::strerror(errno));
