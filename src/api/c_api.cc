@@ -248,6 +248,8 @@ coll_status_t CheckRequest(const char* fn, coll_request_t* request) {
 // progress thread are placed near that GPU (comm/progress_placement.h).
 Status InitComm(coll_comm_t* out, int nranks, int rank, const UniqueId& id, Fd parked, const Config& env_config) {
   Config config = env_config;
+  // Loading the driver (or finding there is none: a dlopen search of ~0.2 ms) is part of init,
+  // so the first collective, which classifies its buffers through it, does not pay it.
   const cuda::CurrentGpu gpu = cuda::CurrentContextGpu(cuda::CudaDriverOnce());
   config.gpu_busid = gpu.pci_busid;
   if (gpu.ordinal >= 0)
