@@ -68,6 +68,7 @@ class Operation {
   size_t chunk_bytes_ = 1;
   Cursor send_, recv_;
   SendLink* right_ = nullptr;
+  bool writable_slot_ = false;  // right_->caps().writable_slot, read once at start
   RecvLink* left_ = nullptr;
   bool finished_ = false;
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, &std::free};

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <random>
 
+#include "transport/link_window.h"
+
 namespace coll {
 namespace ibverbs {
 namespace {
@@ -240,8 +242,7 @@ PollSpec Endpoint::pollSpec() {
 }
 
 Status Endpoint::lost(const char* doing) const {
-  return PeerLost("lost the connection to rank %d while %s (%s): connection closed by the peer", peer_, doing,
-                  describe_.c_str());
+  return LinkPeerLost(peer_, doing, describe_, "connection closed by the peer");
 }
 
 Status Endpoint::completionError(const ibv_wc& wc, const char* doing) const {
