@@ -2,6 +2,7 @@
 // dlvsym binds softverbs' versioned symbols, the port must be ACTIVE, COLL_IB_* parsing, and
 // the RLIMIT_MEMLOCK check. Device-touching cases run in forked children (fresh caches).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -130,7 +131,10 @@ TEST(IbverbsConfigTest, ParsesHcaAndRanges) {
   InChild({{"COLL_IB_HCA", std::string("mlx5_2:2")}, {"COLL_IB_TIMEOUT", std::string("18")}}, [] {
     IbConfig c;
     CCHECK(IbConfig::FromEnv(&c).ok());
-    CCHECK(c.hca == "mlx5_2" && c.port == 2 && c.timeout == 18 && c.retry_cnt == 7) << c.describe();
+    CCHECK(c.hcas.size() == 1 && c.hcas[0].name == "mlx5_2" && c.hcas[0].port == 2 && c.timeout == 18 &&
+           c.retry_cnt == 7)
+        << c.describe();
+    CCHECK(c.hcaAllows("mlx5_2", 2) && !c.hcaAllows("mlx5_2", 1) && !c.hcaAllows("mlx5_3", 2));
     return 0;
   });
   InChild({{"COLL_IB_HCA", std::string("mlx5_2:x")}}, [] {
@@ -143,6 +147,108 @@ TEST(IbverbsConfigTest, ParsesHcaAndRanges) {
     IbConfig c;
     Status st = IbConfig::FromEnv(&c);
     CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_RETRY_CNT")) << st.message();
+    return 0;
+  });
+}
+
+// COLL_IB_HCA as NCCL_IB_HCA: a list of name prefixes with optional ports, '=' for exact
+// names, '^' to exclude.
+TEST(IbverbsConfigTest, HcaListsPrefixesExactNamesAndExclusion) {
+  InChild({{"COLL_IB_HCA", std::string("mlx5_0:1,mlx5_1")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(c.hcaAllows("mlx5_0", 1) && !c.hcaAllows("mlx5_0", 2) && c.hcaAllows("mlx5_1", 2));
+    CCHECK(c.hcaAllows("mlx5_10", 1));  // a prefix, as NCCL
+    CCHECK(!c.hcaAllows("mlx5_2", 1) && !c.hcaMayAllow("mlx5_2") && c.hcaMayAllow("mlx5_0"));
+    return 0;
+  });
+  InChild({{"COLL_IB_HCA", std::string("=mlx5_1")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(c.hcaAllows("mlx5_1", 1) && !c.hcaAllows("mlx5_10", 1));
+    return 0;
+  });
+  InChild({{"COLL_IB_HCA", std::string("^mlx5_2,mlx5_3:2")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(!c.hcaAllows("mlx5_2", 1) && !c.hcaMayAllow("mlx5_2") && c.hcaAllows("mlx5_3", 1) &&
+           !c.hcaAllows("mlx5_3", 2) && c.hcaMayAllow("mlx5_3") && c.hcaAllows("rxe0", 1));
+    return 0;
+  });
+  InChild({{"COLL_IB_HCA", std::string("mlx5_0,,mlx5_1")}}, [] {
+    IbConfig c;
+    Status st = IbConfig::FromEnv(&c);
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_HCA=mlx5_0,,mlx5_1")) << st.message();
+    return 0;
+  });
+}
+
+TEST(IbverbsLoaderTest, ExcludedHcaIsUnavailableNamingTheDevices) {
+  REQUIRE_SOFTVERBS();
+  InChild({{"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()}, {"COLL_IB_HCA", std::string("^softverbs")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    Status why = Device::Probe(c);
+    CCHECK(why.code() == COLL_ERR_UNSUPPORTED && Contains(why.message(), "COLL_IB_HCA=^softverbs") &&
+           Contains(why.message(), "its devices: softverbs0"))
+        << why.message();
+    return 0;
+  });
+  InChild({{"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()}, {"COLL_IB_HCA", std::string("mlx5_0,softverbs0:1")}},
+          [] {
+            IbConfig c;
+            CCHECK(IbConfig::FromEnv(&c).ok());
+            Status st = Device::Probe(c);
+            CCHECK(st.ok()) << st.message();
+            return 0;
+          });
+}
+
+// RC over iWARP cannot carry RDMA write with immediate, which every chunk is: such a device
+// is never chosen, and the reason says so.
+TEST(IbverbsLoaderTest, IwarpDeviceIsUnavailableSayingWhy) {
+  REQUIRE_SOFTVERBS();
+  InChild({{"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()}, {"SOFTVERBS_TRANSPORT", std::string("iwarp")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    Status why = Device::Probe(c);
+    CCHECK(why.code() == COLL_ERR_UNSUPPORTED && Contains(why.message(), "softverbs0: iWARP (the links need RDMA write "
+                                                                         "with immediate, which iWARP lacks)"))
+        << why.message();
+    return 0;
+  });
+}
+
+TEST(IbverbsConfigTest, DefaultsAndGidChoiceSettings) {
+  InChild({}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(c.timeout == 20 && c.gid_index == -1 && c.gid_policy.family == 0 && c.gid_policy.range.family == 0)
+        << c.describe();
+    return 0;
+  });
+  InChild({{"COLL_IB_ADDR_FAMILY", std::string("AF_INET6")}, {"COLL_IB_ADDR_RANGE", std::string("fd00::/8")},
+           {"COLL_SOCKET_IFNAME", std::string("lo")}},
+          [] {
+            IbConfig c;
+            CCHECK(IbConfig::FromEnv(&c).ok());
+            CCHECK(c.gid_policy.family == AF_INET6 && c.gid_policy.range.family == AF_INET6 &&
+                   c.gid_policy.range.prefix == 8 && c.gid_policy.ifindex != 0)
+                << c.describe();
+            CCHECK(c.gidSettings() == "COLL_IB_ADDR_FAMILY=AF_INET6 COLL_IB_ADDR_RANGE=fd00::/8") << c.gidSettings();
+            return 0;
+          });
+  InChild({{"COLL_IB_ADDR_RANGE", std::string("10.0.0.0/40")}}, [] {
+    IbConfig c;
+    Status st = IbConfig::FromEnv(&c);
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_ADDR_RANGE=10.0.0.0/40"))
+        << st.message();
+    return 0;
+  });
+  InChild({{"COLL_IB_ADDR_FAMILY", std::string("inet")}}, [] {
+    IbConfig c;
+    Status st = IbConfig::FromEnv(&c);
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_ADDR_FAMILY=inet")) << st.message();
     return 0;
   });
 }
