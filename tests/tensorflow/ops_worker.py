@@ -4,6 +4,7 @@ different first dimensions, gradients against their analytic values, order indep
 fusion, mismatches and a stall warning. Raises (exit 1) on the first wrong answer."""
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -129,6 +130,20 @@ def test_gradients(n):
         extreme = (0 if opname == "Min" else n - 1)
         want = np.sum(w, 0) * (1.0 if r == extreme else 0.0)
         close(tape.gradient(loss, x), want, tf.float64, "gradient of allreduce %s" % opname)
+    # Product: each rank's gradient is the summed upstream gradient times the product of the
+    # other ranks' values, zeros included (rank 0 holds a zero in column 1, ranks 0 and 1 in
+    # column 2).
+    xs = [np.array([1.5, 0.0 if q == 0 else 2.0, 0.0 if q < 2 else 3.0, -1.0]) * (q + 1)
+          for q in range(n)]
+    for grouped in (False, True):
+        x = tf.Variable(xs[r])
+        with tf.GradientTape() as tape:
+            y = (ct.grouped_allreduce([x], op=ct.Product)[0] if grouped
+                 else ct.allreduce(x, op=ct.Product))
+            loss = tf.reduce_sum(y * w[r])
+        others = np.prod([xs[q] for q in range(n) if q != r], 0)
+        close(tape.gradient(loss, x), np.sum(w, 0) * others, tf.float64,
+              "gradient of %sallreduce Product" % ("grouped " if grouped else ""))
     x = tf.Variable(np.ones(4) * (r + 1))
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(ct.broadcast(x, 1) * w[r])
@@ -212,6 +227,50 @@ def test_mismatch(n):
     close(ct.allreduce(tf.ones([2]), op=ct.Sum), np.full(2, n), tf.float32, "allreduce after mismatch")
 
 
+def test_same_name(n):
+    # Two collectives under one name in one tf.function: refused while tracing, on every rank,
+    # before anything is submitted; the job goes on.
+    @tf.function
+    def twice(x):
+        return ct.allreduce(x, op=ct.Sum, name="dup"), ct.allreduce(x * 2, op=ct.Sum, name="dup")
+    try:
+        twice(tf.ones([3]))
+        raise AssertionError("rank %d: the same name twice in a tf.function was accepted" % ct.rank())
+    except ValueError as e:
+        check("'dup' is already used by another collective in this graph" in str(e),
+              "same name in a graph: message %r" % str(e))
+    # Eager, from two threads at once on rank 0: the second submission of a name still in flight
+    # fails at once with the rank and the name, the first completes when the other ranks submit.
+    results = [None, None]
+
+    def submit(i, delay):
+        time.sleep(delay)
+        try:
+            results[i] = ct.allreduce(tf.fill([3], float(i + 1)), op=ct.Sum, name="dup").numpy()
+        except tf.errors.InvalidArgumentError as e:
+            results[i] = e.message
+    if ct.rank() == 0:
+        threads = [threading.Thread(target=submit, args=(i, 0.5 * i)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        check(not any(t.is_alive() for t in threads), "same name from two threads: hung")
+        refused = [x for x in results if isinstance(x, str)]
+        done = [x for x in results if not isinstance(x, str)]
+        check(len(refused) == 1 and len(done) == 1, "same name from two threads: %r" % results)
+        check("a collective with this name is already in flight on rank 0" in refused[0] and
+              "(tensor 'dup')" in refused[0], "same name from two threads: message %r" % refused[0])
+        first = 1.0 if results[0] is done[0] else 2.0
+        close(done[0], np.full(3, first + n - 1), tf.float32, "same name: the one that ran")
+    else:
+        time.sleep(3)
+        got = ct.allreduce(tf.ones([3]), op=ct.Sum, name="dup").numpy()
+        check(got[0] in (n, n + 1), "same name: got %r" % got)
+    close(ct.allreduce(tf.ones([2]), op=ct.Sum, name="after_dup"), np.full(2, n), tf.float32,
+          "allreduce after the same name twice")
+
+
 def test_stall(n):
     if ct.rank() == n - 1:
         time.sleep(5)
@@ -226,7 +285,7 @@ def main():
     check(ct.local_size() == n and ct.local_rank() == ct.rank(), "local rank/size")
     for test in [test_allreduce, test_grouped, test_broadcast, test_allgather, test_gradients,
                  lambda n: test_order(n, 2), lambda n: test_order(n, 10), test_fusion,
-                 test_mismatch, test_stall]:
+                 test_mismatch, test_same_name, test_stall]:
         test(n)
     print("ops_worker: all checks passed")
     ct.shutdown()

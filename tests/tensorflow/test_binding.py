@@ -58,6 +58,15 @@ class Ops(unittest.TestCase):
         print("\n".join(l for l in out.splitlines() if "fusion:" in l))
 
 
+class NoFusion(unittest.TestCase):
+    def test_fusion_bytes_0(self):
+        rc, out = launch(2, [os.path.join(HERE, "fusion_worker.py")], 300,
+                         {"COLL_TF_FUSION_BYTES": "0"})
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out.count("fusion_worker: all checks passed"), 2, out)
+        print(next(l for l in out.splitlines() if "no fusion:" in l))
+
+
 class DataParallel(unittest.TestCase):
     def run_dp(self, n):
         rc, out = launch(n, [os.path.join(HERE, "dp_worker.py")], 400)

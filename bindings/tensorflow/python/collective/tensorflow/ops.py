@@ -1,4 +1,6 @@
 """The collective ops and their gradients."""
+import weakref
+
 import tensorflow as tf
 from tensorflow.python.framework import auto_control_deps as _acd
 
@@ -14,10 +16,33 @@ _acd.ASYNC_STATEFUL_OPS = frozenset(_acd.ASYNC_STATEFUL_OPS) | frozenset(_ASYNC)
 _OP_NAMES = {Sum: "Sum", Product: "Product", Min: "Min", Max: "Max", Average: "Average"}
 
 
-def _name(name):
+_NAMES_IN_GRAPH = weakref.WeakKeyDictionary()  # graph -> the collective names given in it
+
+
+def _name(name, what):
     # Empty: the op's node name, unique in a graph and equal on every rank that built the same
     # graph. In eager mode ops run one at a time per thread, so the type name is enough.
-    return "" if name is None else str(name)
+    # A name given twice in one graph would put two collectives in flight under one name, which
+    # the background thread refuses at run time (on whichever rank sees the second first): refuse
+    # it here instead, while tracing, identically on every rank.
+    if name is None:
+        return ""
+    name = str(name)
+    if not tf.executing_eagerly():
+        graph = tf.compat.v1.get_default_graph()
+        used = _NAMES_IN_GRAPH.setdefault(graph, set())
+        if name in used:
+            raise ValueError("collective.tensorflow.%s: the name '%s' is already used by another "
+                             "collective in this graph (tf.function); collectives that may run "
+                             "concurrently need distinct names (or name=None)" % (what, name))
+        used.add(name)
+    return name
+
+
+def _internal_name(name):
+    # The helpers' own names: kept in eager mode (readable in errors and stall warnings), left
+    # to the node name in a graph, where one step may hold several (two optimizers, two tapes).
+    return name if tf.executing_eagerly() else None
 
 
 def allreduce(tensor, op=Average, name=None):
@@ -27,7 +52,8 @@ def allreduce(tensor, op=Average, name=None):
                          "Product, got %r" % (op,))
     if isinstance(tensor, tf.IndexedSlices):
         tensor = tf.convert_to_tensor(tensor)
-    return ops_module.libcoll_allreduce(tensor, reduce_op=op, tensor_name=_name(name))
+    return ops_module.libcoll_allreduce(tensor, reduce_op=op,
+                                        tensor_name=_name(name, "allreduce"))
 
 
 def grouped_allreduce(tensors, op=Average, name=None):
@@ -38,18 +64,20 @@ def grouped_allreduce(tensors, op=Average, name=None):
     tensors = [tf.convert_to_tensor(t) for t in tensors]
     if not tensors:
         return []
-    return ops_module.libcoll_grouped_allreduce(tensors, reduce_op=op, tensor_name=_name(name))
+    return ops_module.libcoll_grouped_allreduce(tensors, reduce_op=op,
+                                                tensor_name=_name(name, "grouped_allreduce"))
 
 
 def broadcast(tensor, root_rank, name=None):
     """Every rank gets root_rank's tensor."""
-    return ops_module.libcoll_broadcast(tensor, root_rank=int(root_rank), tensor_name=_name(name))
+    return ops_module.libcoll_broadcast(tensor, root_rank=int(root_rank),
+                                        tensor_name=_name(name, "broadcast"))
 
 
 def allgather(tensor, name=None):
     """Concatenates every rank's tensor along the first dimension, in rank order; the first
     dimension may differ between ranks."""
-    return ops_module.libcoll_allgather(tensor, tensor_name=_name(name))
+    return ops_module.libcoll_allgather(tensor, tensor_name=_name(name, "allgather"))
 
 
 def _reduce_grad(op, x, y, grad):
@@ -58,7 +86,21 @@ def _reduce_grad(op, x, y, grad):
         return allreduce(grad, op=op)
     if op in (Min, Max):  # only the ranks holding the extreme value receive the gradient
         return allreduce(grad, op=Sum) * tf.cast(tf.equal(x, y), grad.dtype)
-    raise NotImplementedError("collective.tensorflow: no gradient for a Product allreduce")
+    return allreduce(grad, op=Sum) * _product_of_others(x)
+
+
+def _product_of_others(x):
+    # The product of every other rank's x, element by element, without dividing by zero: the
+    # product of the non-zero values and how many ranks hold a zero. One zero elsewhere makes
+    # it 0; this rank's own zero leaves the product of the others' non-zero values (or 0 when
+    # another rank holds a zero too).
+    zero = tf.equal(x, tf.zeros_like(x))
+    one = tf.ones_like(x)
+    zeros = allreduce(tf.cast(zero, x.dtype), op=Sum)
+    nonzero = allreduce(tf.where(zero, one, x), op=Product)
+    return tf.where(zero, tf.where(tf.equal(zeros, one), nonzero, tf.zeros_like(x)),
+                    tf.where(tf.equal(zeros, tf.zeros_like(x)), nonzero / tf.where(zero, one, x),
+                             tf.zeros_like(x)))
 
 
 @tf.RegisterGradient("LibcollAllreduce")
