@@ -100,6 +100,8 @@ class CollectiveKernel : public AsyncOpKernel {
         return false;
       }
       r->output = *output;
+      if (!output->SharesBufferWith(in))
+        AdviseHugePages(const_cast<char*>(output->tensor_data().data()), output->TotalBytes());
     }
     r->finish = [group](const absl::Status& s) { group->Finish(s); };
     *out = std::move(r);

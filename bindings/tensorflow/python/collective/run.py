@@ -1,7 +1,7 @@
 """Launches N local ranks of a command: python -m collective.run -np N cmd [args...]
 
-Each rank gets COLL_RANK, COLL_SIZE and COLL_ROOT_ADDR=127.0.0.1:<free port>, and its output
-lines prefixed with "[rank]". When a rank fails, the others are stopped (SIGTERM, then SIGKILL
+Each rank gets COLL_RANK, COLL_SIZE, COLL_ROOT_ADDR=127.0.0.1:<free port> and a fresh random
+COLL_JOB_TOKEN (unless one is set), and its output lines prefixed with "[rank]". When a rank fails, the others are stopped (SIGTERM, then SIGKILL
 after COLL_RUN_KILL_GRACE_S, default 3) and the launcher exits with the first failure's code
 (128+signal for a signal). SIGINT and SIGTERM are forwarded to every rank. Each rank runs in its
 own process group, and the whole group is ended, so no process is left behind.
@@ -9,6 +9,7 @@ own process group, and the whole group is ended, so no process is left behind.
 import argparse
 import os
 import queue
+import secrets
 import signal
 import socket
 import subprocess
@@ -54,12 +55,14 @@ def main(argv=None):
         parser.error("need -np N (N >= 1) and a command")
     grace = float(os.environ.get("COLL_RUN_KILL_GRACE_S", "3"))
     root = "127.0.0.1:%d" % free_port()
+    # One token per job: another job that lands on the same port can never join this one.
+    token = os.environ.get("COLL_JOB_TOKEN") or secrets.token_hex(16)
     out = sys.stdout.buffer
     lock = threading.Lock()
     procs, pumps = [], []
     for rank in range(args.num_proc):
         env = dict(os.environ, COLL_RANK=str(rank), COLL_SIZE=str(args.num_proc),
-                   COLL_ROOT_ADDR=root, PYTHONUNBUFFERED="1")
+                   COLL_ROOT_ADDR=root, COLL_JOB_TOKEN=token, PYTHONUNBUFFERED="1")
         p = subprocess.Popen(args.command, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True)
         procs.append(p)
