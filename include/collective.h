@@ -2,8 +2,9 @@
  *
  * The whole public C API. Every function returns a coll_status_t; when it is not
  * COLL_SUCCESS, coll_comm_last_error(comm) holds one sentence naming the operation,
- * the peer rank and the cause. One thread at a time may use a communicator, except
- * coll_comm_abort, which any thread may call at any time.
+ * the peer rank and the cause. One thread at a time may post collectives on a communicator
+ * (blocking or not); any thread may test or wait a request, and coll_comm_abort may be called
+ * by any thread at any time.
  */
 #ifndef COLLECTIVE_H_
 #define COLLECTIVE_H_
@@ -56,6 +57,9 @@ typedef enum { COLL_SUM, COLL_PROD, COLL_MIN, COLL_MAX, COLL_AVG } coll_op_t;
 
 typedef struct coll_comm* coll_comm_t;
 
+/* A posted non-blocking collective; completed and freed by coll_test or coll_wait. */
+typedef struct coll_request* coll_request_t;
+
 /* Opaque: the root's bootstrap address and a random 128-bit job token. Copy it to every
  * rank by any means (MPI_Bcast, a file, an environment variable as hex). */
 typedef struct {
@@ -80,11 +84,13 @@ COLL_API coll_status_t coll_comm_init(coll_comm_t* comm, int nranks, int rank,
 COLL_API coll_status_t coll_comm_init_env(coll_comm_t* comm);
 
 /* Frees the communicator. Like free(), calling it twice on one handle, or using a handle
- * after it, is undefined behaviour (the handle's memory is gone). */
+ * after it, is undefined behaviour (the handle's memory is gone). Requests still outstanding
+ * are aborted (every rank's communicator fails with COLL_ERR_ABORTED) and complete with
+ * COLL_ERR_ABORTED; their handles stay valid until coll_test / coll_wait frees them. */
 COLL_API coll_status_t coll_comm_destroy(coll_comm_t comm);
 
-/* Makes every pending and later call on comm return COLL_ERR_ABORTED. Any thread. The
- * communicator must still be destroyed. */
+/* Makes every pending and later call on comm return COLL_ERR_ABORTED, and completes every
+ * queued or running request with it. Any thread. The communicator must still be destroyed. */
 COLL_API coll_status_t coll_comm_abort(coll_comm_t comm);
 
 COLL_API coll_status_t coll_comm_rank(coll_comm_t comm, int* rank);
@@ -108,6 +114,37 @@ COLL_API coll_status_t coll_reduce_scatter(const void* sendbuf, void* recvbuf, s
 COLL_API coll_status_t coll_reduce(const void* sendbuf, void* recvbuf, size_t count,
                                    coll_dtype_t dtype, coll_op_t op, int root, coll_comm_t comm);
 COLL_API coll_status_t coll_barrier(coll_comm_t comm);
+
+/* Non-blocking collectives: the same arguments and semantics as the blocking ones, plus a
+ * request. They return at once; the communicator's progress thread runs them in posting
+ * order (a blocking call posted meanwhile waits its turn). The buffers belong to the library
+ * until the request completes. Argument errors are returned here (and *request is NULL);
+ * errors of the run itself come from coll_test / coll_wait, with the same sentence in
+ * coll_comm_last_error(comm). After a fatal error every queued request completes with it. */
+COLL_API coll_status_t coll_iallreduce(const void* sendbuf, void* recvbuf, size_t count,
+                                       coll_dtype_t dtype, coll_op_t op, coll_comm_t comm,
+                                       coll_request_t* request);
+COLL_API coll_status_t coll_ibroadcast(const void* sendbuf, void* recvbuf, size_t count,
+                                       coll_dtype_t dtype, int root, coll_comm_t comm,
+                                       coll_request_t* request);
+COLL_API coll_status_t coll_iallgather(const void* sendbuf, void* recvbuf, size_t sendcount,
+                                       coll_dtype_t dtype, coll_comm_t comm,
+                                       coll_request_t* request);
+COLL_API coll_status_t coll_ireduce_scatter(const void* sendbuf, void* recvbuf, size_t recvcount,
+                                            coll_dtype_t dtype, coll_op_t op, coll_comm_t comm,
+                                            coll_request_t* request);
+COLL_API coll_status_t coll_ireduce(const void* sendbuf, void* recvbuf, size_t count,
+                                    coll_dtype_t dtype, coll_op_t op, int root, coll_comm_t comm,
+                                    coll_request_t* request);
+COLL_API coll_status_t coll_ibarrier(coll_comm_t comm, coll_request_t* request);
+
+/* Sets *done to 1 when the request has completed: then frees it, sets *request to NULL and
+ * returns its status. Otherwise *done is 0 and it returns COLL_SUCCESS. Any thread. */
+COLL_API coll_status_t coll_test(coll_request_t* request, int* done);
+/* Waits for the request (spinning COLL_SPIN_US, then sleeping), frees it, sets *request to
+ * NULL and returns its status. Any thread. When the communicator is already destroyed, the
+ * request's sentence is in coll_comm_last_error(NULL) on the waiting thread. */
+COLL_API coll_status_t coll_wait(coll_request_t* request);
 
 /* The collective this communicator last started, for benchmarks and logs. Recorded before
  * the collective runs, so after a failed call it describes that call.

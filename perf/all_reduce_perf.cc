@@ -1,7 +1,10 @@
 // all_reduce_perf: coll_allreduce vs MPI_Allreduce, nccl-tests style (see perf/driver/).
 // busbw = algbw * 2(n-1)/n: each rank sends and receives 2(n-1)/n of the buffer in a ring.
+// With --overlap: coll_iallreduce against the blocking call and against computation
+// (driver/perf_overlap.h).
 #include "driver/perf_collective.h"
 #include "driver/perf_data.h"
+#include "driver/perf_overlap.h"
 
 namespace {
 
@@ -37,6 +40,7 @@ double Expected(const ValueContext& c, size_t i) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (coll::perf::TakeOverlapFlag(&argc, argv)) return coll::perf::RunOverlapPerf(argc, argv);
   const coll::perf::PerfCollective collective = {
       "all_reduce", true, false, false, false, BusFactor, MakeLayout, RunOurs, RunMpi, Input,
       Expected};

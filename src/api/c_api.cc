@@ -1,5 +1,8 @@
 // The extern "C" surface: argument checks before any byte moves, Status -> enum, the
-// last-error sentence, and no exception ever crossing the boundary.
+// last-error sentence, and no exception ever crossing the boundary. Every collective, blocking
+// or not, checks its arguments, fills an Operation and hands it to the communicator's queue:
+// a blocking call runs it (inline when nothing is queued) and waits, a non-blocking one
+// returns a request that coll_test / coll_wait complete.
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -7,6 +10,7 @@
 #include "bootstrap/unique_id.h"
 #include "collectives/collectives.h"
 #include "comm/comm.h"
+#include "collectives/op_queue.h"
 #include "base/dtype.h"
 #include "base/log.h"
 #include "cuda/driver.h"
@@ -14,6 +18,12 @@
 
 struct coll_comm {
   std::unique_ptr<coll::Communicator> impl;
+  std::unique_ptr<coll::OperationQueue> queue;  // destroyed first: it completes what is queued
+};
+
+// A posted operation; its state outlives the communicator until the handle is waited.
+struct coll_request {
+  std::shared_ptr<coll::Request> state;
 };
 
 namespace coll {
@@ -97,25 +107,148 @@ Status CheckRoot(const Communicator& c, int root) {
   return Status::OK();
 }
 
-// Every collective: usable communicator, checks, then the algorithm.
-template <typename Checks, typename Run>
-coll_status_t Collective(coll_comm_t comm, const char* op, Checks&& checks, Run&& run) {
-  if (comm == nullptr || !comm->impl) return COLL_ERR_INVALID_ARGUMENT;
+// Checks and builders shared by each blocking collective and its non-blocking twin.
+auto AllreduceChecks(const void* sendbuf, const void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op) {
+  return [=](Communicator& c) {
+    COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, true));
+    const size_t bytes = count * DtypeSize(dtype);
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
+  };
+}
+auto AllreduceBuild(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op) {
+  return [=](Operation& o) { Allreduce(o, sendbuf, recvbuf, count, dtype, op); };
+}
+auto ReduceScatterChecks(const void* sendbuf, const void* recvbuf, size_t recvcount, coll_dtype_t dtype,
+                         coll_op_t op) {
+  return [=](Communicator& c) {
+    COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), true, true));
+    const size_t bytes = recvcount * DtypeSize(dtype);
+    const bool in_place =
+        static_cast<const char*>(recvbuf) == static_cast<const char*>(sendbuf) + static_cast<size_t>(c.rank()) * bytes;
+    return CheckOverlap(sendbuf, bytes * static_cast<size_t>(c.nranks()), recvbuf, bytes, in_place);
+  };
+}
+auto ReduceScatterBuild(const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype, coll_op_t op) {
+  return [=](Operation& o) { ReduceScatter(o, sendbuf, recvbuf, recvcount, dtype, op); };
+}
+auto BroadcastChecks(const void* sendbuf, const void* recvbuf, size_t count, coll_dtype_t dtype, int root) {
+  return [=](Communicator& c) {
+    COLL_RETURN_IF_ERROR(CheckRoot(c, root));
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), c.rank() == root, true));
+    const size_t bytes = count * DtypeSize(dtype);
+    if (c.rank() != root) return Status::OK();  // sendbuf is not read
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
+  };
+}
+auto BroadcastBuild(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root) {
+  return [=](Operation& o) { Broadcast(o, sendbuf, recvbuf, count, dtype, root); };
+}
+auto AllgatherChecks(const void* sendbuf, const void* recvbuf, size_t sendcount, coll_dtype_t dtype) {
+  return [=](Communicator& c) {
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), true, true));
+    const size_t bytes = sendcount * DtypeSize(dtype);
+    const bool in_place =
+        static_cast<const char*>(sendbuf) == static_cast<const char*>(recvbuf) + static_cast<size_t>(c.rank()) * bytes;
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes * static_cast<size_t>(c.nranks()), in_place);
+  };
+}
+auto AllgatherBuild(const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype) {
+  return [=](Operation& o) { Allgather(o, sendbuf, recvbuf, sendcount, dtype); };
+}
+auto ReduceChecks(const void* sendbuf, const void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op, int root) {
+  return [=](Communicator& c) {
+    COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
+    COLL_RETURN_IF_ERROR(CheckRoot(c, root));
+    COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, c.rank() == root));
+    const size_t bytes = count * DtypeSize(dtype);
+    if (c.rank() != root) return Status::OK();  // recvbuf is not written
+    return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
+  };
+}
+auto ReduceBuild(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op, int root) {
+  return [=](Operation& o) { Reduce(o, sendbuf, recvbuf, count, dtype, op, root); };
+}
+Status NoChecks(Communicator&) { return Status::OK(); }
+
+// What every collective does before it runs: a usable communicator, the argument checks,
+// then the Operation filled by `build`.
+template <typename Checks, typename Build>
+Status Prepare(coll_comm_t comm, Checks&& checks, Build&& build, std::unique_ptr<Operation>* op) {
   Communicator& c = *comm->impl;
   if (c.failed()) {
     Status f = c.failure();
-    return Finish(comm, op, Status(f.code(), "the communicator is unusable after an earlier error (destroy it): " +
-                                                 f.message()));
+    return Status(f.code(), "the communicator is unusable after an earlier error (destroy it): " + f.message());
   }
-  Status st = Guard([&] { return checks(c); });
-  if (!st.ok()) return Finish(comm, op, st);
-  return Finish(comm, op, Guard([&] { return run(c); }));
+  COLL_RETURN_IF_ERROR(Guard([&] { return checks(c); }));
+  return Guard([&] {
+    *op = comm->queue->acquire();
+    build(**op);
+    return Status::OK();
+  });
+}
+
+// A blocking collective: post + wait over the queue (inline when nothing is queued).
+template <typename Checks, typename Build>
+coll_status_t Collective(coll_comm_t comm, const char* name, Checks&& checks, Build&& build) {
+  if (comm == nullptr || !comm->impl) return COLL_ERR_INVALID_ARGUMENT;
+  std::unique_ptr<Operation> op;
+  Status st = Prepare(comm, checks, build, &op);
+  if (!st.ok()) return Finish(comm, name, st);
+  return Finish(comm, name, Guard([&] { return comm->queue->run(std::move(op), name); }));
+}
+
+// A non-blocking collective: argument errors here; runtime errors from coll_test / coll_wait.
+template <typename Checks, typename Build>
+coll_status_t PostCollective(coll_comm_t comm, const char* name, coll_request_t* request, Checks&& checks,
+                             Build&& build) {
+  if (request == nullptr) {
+    if (comm != nullptr && comm->impl) return Finish(comm, name, InvalidArgument("request is NULL"));
+    return COLL_ERR_INVALID_ARGUMENT;
+  }
+  *request = nullptr;
+  if (comm == nullptr || !comm->impl) return COLL_ERR_INVALID_ARGUMENT;
+  std::unique_ptr<Operation> op;
+  Status st = Prepare(comm, checks, build, &op);
+  if (!st.ok()) return Finish(comm, name, st);
+  return Finish(comm, name, Guard([&] {
+    std::shared_ptr<Request> state;
+    COLL_RETURN_IF_ERROR(comm->queue->post(std::move(op), name, &state));
+    *request = new coll_request{std::move(state)};
+    return Status::OK();
+  }));
+}
+
+// The outcome of a finished request; frees it. Its error (already the communicator's last
+// error) is also this thread's, for when the communicator is gone.
+coll_status_t Retire(coll_request_t* request) {
+  Status st = (*request)->state->status();
+  if (!st.ok())
+    t_init_error = StrFormat("%s: %s", (*request)->state->name(), st.message().c_str());
+  delete *request;
+  *request = nullptr;
+  return st.code();
+}
+
+// A request argument error: this thread's last error (there may be no communicator to hold it).
+coll_status_t RequestError(const Status& st) {
+  t_init_error = st.message();
+  return st.code();
+}
+
+coll_status_t CheckRequest(const char* fn, coll_request_t* request) {
+  if (request == nullptr) return RequestError(InvalidArgument("%s: request is NULL", fn));
+  if (*request == nullptr)
+    return RequestError(InvalidArgument("%s: *request is NULL (already completed, or never posted)", fn));
+  return COLL_SUCCESS;
 }
 
 Status InitComm(coll_comm_t* out, int nranks, int rank, const UniqueId& id, Fd parked, const Config& config) {
   std::unique_ptr<Communicator> impl;
   COLL_RETURN_IF_ERROR(Communicator::Create(nranks, rank, id, std::move(parked), config, &impl));
-  *out = new coll_comm{std::move(impl)};
+  auto queue = std::make_unique<OperationQueue>(*impl);
+  *out = new coll_comm{std::move(impl), std::move(queue)};
   return Status::OK();
 }
 
@@ -218,7 +351,7 @@ coll_status_t coll_comm_init_env(coll_comm_t* comm) {
 
 coll_status_t coll_comm_destroy(coll_comm_t comm) {
   if (comm == nullptr) return COLL_ERR_INVALID_ARGUMENT;
-  delete comm;
+  delete comm;  // the queue first: it aborts and completes any outstanding requests
   return COLL_SUCCESS;
 }
 
@@ -242,78 +375,85 @@ coll_status_t coll_comm_size(coll_comm_t comm, int* nranks) {
 
 coll_status_t coll_allreduce(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op,
                              coll_comm_t comm) {
-  return Collective(
-      comm, "allreduce",
-      [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, true));
-        const size_t bytes = count * DtypeSize(dtype);
-        return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
-      },
-      [&](Communicator& c) { return Allreduce(c, sendbuf, recvbuf, count, dtype, op); });
+  return Collective(comm, "allreduce", AllreduceChecks(sendbuf, recvbuf, count, dtype, op),
+                    AllreduceBuild(sendbuf, recvbuf, count, dtype, op));
+}
+
+coll_status_t coll_iallreduce(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op,
+                              coll_comm_t comm, coll_request_t* request) {
+  return PostCollective(comm, "iallreduce", request, AllreduceChecks(sendbuf, recvbuf, count, dtype, op),
+                        AllreduceBuild(sendbuf, recvbuf, count, dtype, op));
 }
 
 coll_status_t coll_broadcast(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root,
                              coll_comm_t comm) {
-  return Collective(
-      comm, "broadcast",
-      [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), c.rank() == root, true));
-        const size_t bytes = count * DtypeSize(dtype);
-        if (c.rank() != root) return Status::OK();  // sendbuf is not read
-        return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
-      },
-      [&](Communicator& c) { return Broadcast(c, sendbuf, recvbuf, count, dtype, root); });
+  return Collective(comm, "broadcast", BroadcastChecks(sendbuf, recvbuf, count, dtype, root),
+                    BroadcastBuild(sendbuf, recvbuf, count, dtype, root));
+}
+
+coll_status_t coll_ibroadcast(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root,
+                              coll_comm_t comm, coll_request_t* request) {
+  return PostCollective(comm, "ibroadcast", request, BroadcastChecks(sendbuf, recvbuf, count, dtype, root),
+                        BroadcastBuild(sendbuf, recvbuf, count, dtype, root));
 }
 
 coll_status_t coll_allgather(const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype,
                              coll_comm_t comm) {
-  return Collective(
-      comm, "allgather",
-      [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, sendcount, RawEnum(dtype), true, true));
-        const size_t bytes = sendcount * DtypeSize(dtype);
-        const bool in_place = static_cast<const char*>(sendbuf) ==
-                              static_cast<const char*>(recvbuf) + static_cast<size_t>(c.rank()) * bytes;
-        return CheckOverlap(sendbuf, bytes, recvbuf, bytes * static_cast<size_t>(c.nranks()), in_place);
-      },
-      [&](Communicator& c) { return Allgather(c, sendbuf, recvbuf, sendcount, dtype); });
+  return Collective(comm, "allgather", AllgatherChecks(sendbuf, recvbuf, sendcount, dtype),
+                    AllgatherBuild(sendbuf, recvbuf, sendcount, dtype));
+}
+
+coll_status_t coll_iallgather(const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype,
+                              coll_comm_t comm, coll_request_t* request) {
+  return PostCollective(comm, "iallgather", request, AllgatherChecks(sendbuf, recvbuf, sendcount, dtype),
+                        AllgatherBuild(sendbuf, recvbuf, sendcount, dtype));
 }
 
 coll_status_t coll_reduce_scatter(const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
                                   coll_op_t op, coll_comm_t comm) {
-  return Collective(
-      comm, "reduce_scatter",
-      [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, recvcount, RawEnum(dtype), true, true));
-        const size_t bytes = recvcount * DtypeSize(dtype);
-        const bool in_place = static_cast<const char*>(recvbuf) ==
-                              static_cast<const char*>(sendbuf) + static_cast<size_t>(c.rank()) * bytes;
-        return CheckOverlap(sendbuf, bytes * static_cast<size_t>(c.nranks()), recvbuf, bytes, in_place);
-      },
-      [&](Communicator& c) { return ReduceScatter(c, sendbuf, recvbuf, recvcount, dtype, op); });
+  return Collective(comm, "reduce_scatter", ReduceScatterChecks(sendbuf, recvbuf, recvcount, dtype, op),
+                    ReduceScatterBuild(sendbuf, recvbuf, recvcount, dtype, op));
+}
+
+coll_status_t coll_ireduce_scatter(const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
+                                   coll_op_t op, coll_comm_t comm, coll_request_t* request) {
+  return PostCollective(comm, "ireduce_scatter", request, ReduceScatterChecks(sendbuf, recvbuf, recvcount, dtype, op),
+                        ReduceScatterBuild(sendbuf, recvbuf, recvcount, dtype, op));
 }
 
 coll_status_t coll_reduce(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op, int root,
                           coll_comm_t comm) {
-  return Collective(
-      comm, "reduce",
-      [&](Communicator& c) {
-        COLL_RETURN_IF_ERROR(CheckOp(RawEnum(op)));
-        COLL_RETURN_IF_ERROR(CheckRoot(c, root));
-        COLL_RETURN_IF_ERROR(CheckBuffers(c, sendbuf, recvbuf, count, RawEnum(dtype), true, c.rank() == root));
-        const size_t bytes = count * DtypeSize(dtype);
-        if (c.rank() != root) return Status::OK();  // recvbuf is not written
-        return CheckOverlap(sendbuf, bytes, recvbuf, bytes, sendbuf == recvbuf);
-      },
-      [&](Communicator& c) { return Reduce(c, sendbuf, recvbuf, count, dtype, op, root); });
+  return Collective(comm, "reduce", ReduceChecks(sendbuf, recvbuf, count, dtype, op, root),
+                    ReduceBuild(sendbuf, recvbuf, count, dtype, op, root));
+}
+
+coll_status_t coll_ireduce(const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op,
+                           int root, coll_comm_t comm, coll_request_t* request) {
+  return PostCollective(comm, "ireduce", request, ReduceChecks(sendbuf, recvbuf, count, dtype, op, root),
+                        ReduceBuild(sendbuf, recvbuf, count, dtype, op, root));
 }
 
 coll_status_t coll_barrier(coll_comm_t comm) {
-  return Collective(
-      comm, "barrier", [](Communicator&) { return Status::OK(); }, [](Communicator& c) { return Barrier(c); });
+  return Collective(comm, "barrier", NoChecks, [](Operation& o) { Barrier(o); });
+}
+
+coll_status_t coll_ibarrier(coll_comm_t comm, coll_request_t* request) {
+  return PostCollective(comm, "ibarrier", request, NoChecks, [](Operation& o) { Barrier(o); });
+}
+
+coll_status_t coll_test(coll_request_t* request, int* done) {
+  if (done == nullptr) return RequestError(InvalidArgument("coll_test: done is NULL"));
+  *done = 0;
+  if (coll_status_t st = CheckRequest("coll_test", request); st != COLL_SUCCESS) return st;
+  if (!(*request)->state->done()) return COLL_SUCCESS;
+  *done = 1;
+  return Retire(request);
+}
+
+coll_status_t coll_wait(coll_request_t* request) {
+  if (coll_status_t st = CheckRequest("coll_wait", request); st != COLL_SUCCESS) return st;
+  (*request)->state->wait();
+  return Retire(request);
 }
 
 coll_status_t coll_comm_last_op_info(coll_comm_t comm, coll_op_info_t* info) {

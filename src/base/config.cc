@@ -1,11 +1,38 @@
 // COLL_* environment parsing with range checks and clear errors.
 #include "base/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
 namespace coll {
+
+bool ParseCpuList(const char* text, std::vector<int>* out) {
+  std::vector<int> pus;
+  const char* p = text;
+  for (;;) {
+    char* end = nullptr;
+    errno = 0;
+    long first = std::strtol(p, &end, 10);
+    if (end == p || errno != 0 || first < 0 || first > 65535 || *p == '-' || *p == '+' || *p == ' ') return false;
+    long last = first;
+    p = end;
+    if (*p == '-') {
+      ++p;
+      last = std::strtol(p, &end, 10);
+      if (end == p || errno != 0 || last < first || last > 65535 || *p == '-' || *p == '+' || *p == ' ') return false;
+      p = end;
+    }
+    for (long pu = first; pu <= last; ++pu) pus.push_back(static_cast<int>(pu));
+    if (*p == '\0') break;
+    if (*p++ != ',') return false;
+  }
+  std::sort(pus.begin(), pus.end());
+  pus.erase(std::unique(pus.begin(), pus.end()), pus.end());
+  *out = std::move(pus);
+  return true;
+}
 
 bool ParseBytes(const char* text, size_t* out) {
   errno = 0;
@@ -64,6 +91,9 @@ Status Config::FromEnv(Config* out) {
   c.small_bytes_set = std::getenv("COLL_SMALL_BYTES") != nullptr && *std::getenv("COLL_SMALL_BYTES") != '\0';
   COLL_RETURN_IF_ERROR(EnvInt("COLL_SPIN_US", 0, 10000000, &c.spin_us));
   if (const char* v = std::getenv("COLL_JOB_TOKEN")) c.job_token_hex = v;
+  const char* cpus = std::getenv("COLL_PROGRESS_CPUS");
+  if (cpus != nullptr && *cpus != '\0' && !ParseCpuList(cpus, &c.progress_cpus))
+    return InvalidArgument("COLL_PROGRESS_CPUS=%s is not a CPU list (examples: 3, 0-3, 0,2,4-7)", cpus);
   *out = c;
   return Status::OK();
 }

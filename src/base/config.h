@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -21,11 +22,15 @@ struct Config {
   bool small_bytes_set = false;                        //   (unset: chosen per ring, see comm.h)
   int64_t spin_us = 50;                                // COLL_SPIN_US: busy-poll before sleeping
   std::string job_token_hex;                           // COLL_JOB_TOKEN (env bootstrap only)
+  std::vector<int> progress_cpus;                      // COLL_PROGRESS_CPUS; empty: from topology
 
   // Reads the environment; an unparsable value is COLL_ERR_INVALID_ARGUMENT naming it.
   static Status FromEnv(Config* out);
   std::string describe() const;  // one line for COLL_DEBUG=INFO
 };
+
+// Parses a Linux CPU list ("0-3,8,10-11", as taskset -c) into sorted, distinct PU numbers.
+bool ParseCpuList(const char* text, std::vector<int>* out);
 
 // Parses a byte size: "524288", "512K", "4M", "1G" (binary units).
 bool ParseBytes(const char* text, size_t* out);

@@ -4,30 +4,34 @@
 // rank holds bitwise the same result. Chunk c of step t+1 leaves as soon as chunk c of
 // step t is reduced.
 #include "collectives/collectives.h"
-#include "collectives/engine.h"
 #include "base/dtype.h"
 
 namespace coll {
 
-Status RingAllreduce(Communicator& comm, const void* sendbuf, void* recvbuf, CollDesc desc) {
+void RingAllreduce(Operation& op, const void* sendbuf, void* recvbuf) {
+  const Communicator& comm = op.comm();
+  const CollDesc& desc = op.desc();
   const int n = comm.nranks(), p = comm.ringPos();
+  const int right = comm.ring()[Mod(p + 1, n)], left = comm.ring()[Mod(p - 1, n)];
   const size_t es = DtypeSize(desc.dtype);
   const char* in = static_cast<const char*>(sendbuf);
   char* out = static_cast<char*>(recvbuf);
   auto off = [&](int seg) { return SegmentOffset(desc.count, n, seg) * es; };
   auto len = [&](int seg) { return SegmentCount(desc.count, n, seg) * es; };
 
-  Schedule& s = ReusableSchedule();
+  Schedule& s = op.schedule();
   const int steps = 2 * (n - 1);
   for (int t = 0; t < steps; ++t) {
     int send_seg = t < n - 1 ? Mod(p - t, n) : Mod(p + 1 - (t - (n - 1)), n);
     SendStep send;
+    send.peer = right;
     send.src = (t == 0 ? in : out) + off(send_seg);
     send.bytes = len(send_seg);
     send.after_recv = t == 0 ? -1 : t - 1;
     s.sends.push_back(send);
 
     RecvStep recv;
+    recv.peer = left;
     if (t < n - 1) {
       int seg = Mod(p - t - 1, n);
       recv.dst = out + off(seg);
@@ -44,7 +48,6 @@ Status RingAllreduce(Communicator& comm, const void* sendbuf, void* recvbuf, Col
     recv.forwarded_by = t + 1 < steps ? t + 1 : -1;
     s.recvs.push_back(recv);
   }
-  return RunSchedule(comm, s, desc);
 }
 
 }  // namespace coll

@@ -1,34 +1,37 @@
-// Entry points of every collective, called by the C API after argument checks. select.cc
-// picks the algorithm by size; each algorithm lives in its own file and builds a Schedule.
+// Entry points of every collective, called by the C API after argument checks: each fills
+// an Operation (describes the call, takes the next sequence number, builds the schedule)
+// that the communicator then runs inline or queues for its progress thread. select.cc picks
+// the algorithm by size; each algorithm lives in its own file and only builds a Schedule.
 #pragma once
 
 #include <cstddef>
 
+#include "collectives/operation.h"
 #include "collectives/schedule.h"
 #include "comm/comm.h"
 
 namespace coll {
 
-Status Allreduce(Communicator& comm, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype,
-                 coll_op_t op);
-Status Broadcast(Communicator& comm, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root);
-Status Allgather(Communicator& comm, const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype);
-Status ReduceScatter(Communicator& comm, const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
-                     coll_op_t op);
-Status Reduce(Communicator& comm, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op,
-              int root);
-Status Barrier(Communicator& comm);
+void Allreduce(Operation& operation, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype,
+               coll_op_t op);
+void Broadcast(Operation& operation, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root);
+void Allgather(Operation& operation, const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype);
+void ReduceScatter(Operation& operation, const void* sendbuf, void* recvbuf, size_t recvcount,
+                   coll_dtype_t dtype, coll_op_t op);
+void Reduce(Operation& operation, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype,
+            coll_op_t op, int root);
+void Barrier(Operation& operation);
 
-// Algorithms (one file each). `desc` is filled by the caller except algorithm fields.
+// Algorithms (one file each): they append to op.schedule(), whose desc() is filled.
 enum Algorithm : uint8_t { kAlgoRing = 1, kAlgoAllgatherReduce, kAlgoChain, kAlgoLocal };
 const char* AlgorithmName(uint8_t algorithm);
 
-Status RingAllreduce(Communicator& comm, const void* sendbuf, void* recvbuf, CollDesc desc);
-Status AllgatherReduceAllreduce(Communicator& comm, const void* sendbuf, void* recvbuf, CollDesc desc);
-Status RingAllgather(Communicator& comm, const void* sendbuf, void* recvbuf, CollDesc desc);
-Status RingReduceScatter(Communicator& comm, const void* sendbuf, void* recvbuf, CollDesc desc);
-Status ChainBroadcast(Communicator& comm, const void* sendbuf, void* recvbuf, CollDesc desc);
-Status ChainReduce(Communicator& comm, const void* sendbuf, void* recvbuf, CollDesc desc);
+void RingAllreduce(Operation& op, const void* sendbuf, void* recvbuf);
+void AllgatherReduceAllreduce(Operation& op, const void* sendbuf, void* recvbuf);
+void RingAllgather(Operation& op, const void* sendbuf, void* recvbuf);
+void RingReduceScatter(Operation& op, const void* sendbuf, void* recvbuf);
+void ChainBroadcast(Operation& op, const void* sendbuf, void* recvbuf);
+void ChainReduce(Operation& op, const void* sendbuf, void* recvbuf);
 
 // Ring segment s of `count` elements split n ways: [SegmentOffset(s), +SegmentCount(s)).
 size_t SegmentOffset(size_t count, int n, int s);

@@ -1,10 +1,6 @@
 // Chooses an algorithm per call. The switch points come from measurements (see
 // docs/PERFORMANCE.md) and are printed at COLL_DEBUG=INFO.
-#include <cstring>
-
 #include "collectives/collectives.h"
-#include "collectives/engine.h"
-#include "collectives/reduce/reduce.h"
 #include "base/dtype.h"
 #include "base/log.h"
 
@@ -20,13 +16,15 @@ const char* AlgorithmName(uint8_t algorithm) {
   return "unknown";
 }
 
-static CollDesc Describe(Communicator& comm, CollKind kind, size_t count, coll_dtype_t dtype, coll_op_t op, int root,
-                         uint8_t algorithm) {
+// Describes the call (taking the next sequence number) and readies op for its schedule.
+static void Describe(Operation& op, CollKind kind, size_t count, coll_dtype_t dtype, coll_op_t reduce_op, int root,
+                     uint8_t algorithm) {
+  Communicator& comm = op.comm();
   CollDesc d;
   d.kind = kind;
   d.count = count;
   d.dtype = dtype;
-  d.op = op;
+  d.op = reduce_op;
   d.root = root;
   d.algorithm = algorithm;
   d.algorithm_name = AlgorithmName(algorithm);
@@ -36,84 +34,87 @@ static CollDesc Describe(Communicator& comm, CollKind kind, size_t count, coll_d
   comm.last_op.chunk_bytes = comm.config().chunk_bytes;
   COLL_TRACE(comm.rank(), "collective #%llu: %s via %s", static_cast<unsigned long long>(d.seq),
              DescribeCall(d).c_str(), d.algorithm_name);
-  return d;
+  op.reset(d);
 }
 
 // One rank: the result is the input (AVG divides by 1, a no-op).
-static void LocalCopy(const void* sendbuf, void* recvbuf, size_t bytes) {
-  if (sendbuf != recvbuf && bytes > 0) std::memmove(recvbuf, sendbuf, bytes);
+static void LocalCopy(Operation& op, const void* sendbuf, void* recvbuf, size_t bytes) {
+  if (sendbuf != recvbuf && bytes > 0)
+    op.schedule().before.push_back(LocalStep{LocalStep::Kind::kCopy, static_cast<char*>(recvbuf),
+                                             static_cast<const char*>(sendbuf), nullptr, bytes});
 }
 
-Status Allreduce(Communicator& comm, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype,
-                 coll_op_t op) {
+void Allreduce(Operation& op, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype,
+               coll_op_t reduce_op) {
+  const Communicator& comm = op.comm();
   const size_t bytes = count * DtypeSize(dtype);
   if (comm.nranks() == 1) {
-    Describe(comm, CollKind::kAllreduce, count, dtype, op, -1, kAlgoLocal);
-    LocalCopy(sendbuf, recvbuf, bytes);
-    return Status::OK();
+    Describe(op, CollKind::kAllreduce, count, dtype, reduce_op, -1, kAlgoLocal);
+    LocalCopy(op, sendbuf, recvbuf, bytes);
+    return;
   }
   if (count == 0) {
-    Describe(comm, CollKind::kAllreduce, count, dtype, op, -1, kAlgoRing);
-    return Status::OK();
+    Describe(op, CollKind::kAllreduce, count, dtype, reduce_op, -1, kAlgoRing);
+    return;
   }
   // Small buffers: one pass of the ring (n-1 hops) instead of two; every rank reduces in
   // rank order, so the bits agree everywhere.
   const bool small = bytes <= comm.smallBytes() || count < static_cast<size_t>(comm.nranks());
-  uint8_t algo = small ? kAlgoAllgatherReduce : kAlgoRing;
-  CollDesc d = Describe(comm, CollKind::kAllreduce, count, dtype, op, -1, algo);
-  return small ? AllgatherReduceAllreduce(comm, sendbuf, recvbuf, d) : RingAllreduce(comm, sendbuf, recvbuf, d);
+  Describe(op, CollKind::kAllreduce, count, dtype, reduce_op, -1, small ? kAlgoAllgatherReduce : kAlgoRing);
+  if (small)
+    AllgatherReduceAllreduce(op, sendbuf, recvbuf);
+  else
+    RingAllreduce(op, sendbuf, recvbuf);
 }
 
-Status Broadcast(Communicator& comm, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root) {
-  uint8_t algo = comm.nranks() == 1 ? kAlgoLocal : kAlgoChain;
-  CollDesc d = Describe(comm, CollKind::kBroadcast, count, dtype, COLL_SUM, root, algo);
-  if (comm.nranks() == 1) {
-    LocalCopy(sendbuf, recvbuf, count * DtypeSize(dtype));
-    return Status::OK();
-  }
-  return ChainBroadcast(comm, sendbuf, recvbuf, d);
+void Broadcast(Operation& op, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, int root) {
+  const bool local = op.comm().nranks() == 1;
+  Describe(op, CollKind::kBroadcast, count, dtype, COLL_SUM, root, local ? kAlgoLocal : kAlgoChain);
+  if (local)
+    LocalCopy(op, sendbuf, recvbuf, count * DtypeSize(dtype));
+  else
+    ChainBroadcast(op, sendbuf, recvbuf);
 }
 
-Status Allgather(Communicator& comm, const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype) {
-  uint8_t algo = comm.nranks() == 1 ? kAlgoLocal : kAlgoRing;
-  CollDesc d = Describe(comm, CollKind::kAllgather, sendcount, dtype, COLL_SUM, -1, algo);
-  if (comm.nranks() == 1) {
-    LocalCopy(sendbuf, recvbuf, sendcount * DtypeSize(dtype));
-    return Status::OK();
-  }
-  return RingAllgather(comm, sendbuf, recvbuf, d);
+void Allgather(Operation& op, const void* sendbuf, void* recvbuf, size_t sendcount, coll_dtype_t dtype) {
+  const bool local = op.comm().nranks() == 1;
+  Describe(op, CollKind::kAllgather, sendcount, dtype, COLL_SUM, -1, local ? kAlgoLocal : kAlgoRing);
+  if (local)
+    LocalCopy(op, sendbuf, recvbuf, sendcount * DtypeSize(dtype));
+  else
+    RingAllgather(op, sendbuf, recvbuf);
 }
 
-Status ReduceScatter(Communicator& comm, const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
-                     coll_op_t op) {
-  uint8_t algo = comm.nranks() == 1 ? kAlgoLocal : kAlgoRing;
-  CollDesc d = Describe(comm, CollKind::kReduceScatter, recvcount, dtype, op, -1, algo);
-  if (comm.nranks() == 1) {
-    LocalCopy(sendbuf, recvbuf, recvcount * DtypeSize(dtype));
-    return Status::OK();
-  }
-  return RingReduceScatter(comm, sendbuf, recvbuf, d);
+void ReduceScatter(Operation& op, const void* sendbuf, void* recvbuf, size_t recvcount, coll_dtype_t dtype,
+                   coll_op_t reduce_op) {
+  const bool local = op.comm().nranks() == 1;
+  Describe(op, CollKind::kReduceScatter, recvcount, dtype, reduce_op, -1, local ? kAlgoLocal : kAlgoRing);
+  if (local)
+    LocalCopy(op, sendbuf, recvbuf, recvcount * DtypeSize(dtype));
+  else
+    RingReduceScatter(op, sendbuf, recvbuf);
 }
 
-Status Reduce(Communicator& comm, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t op,
-              int root) {
-  uint8_t algo = comm.nranks() == 1 ? kAlgoLocal : kAlgoChain;
-  CollDesc d = Describe(comm, CollKind::kReduce, count, dtype, op, root, algo);
-  if (comm.nranks() == 1) {
-    LocalCopy(sendbuf, recvbuf, count * DtypeSize(dtype));
-    return Status::OK();
-  }
-  return ChainReduce(comm, sendbuf, recvbuf, d);
+void Reduce(Operation& op, const void* sendbuf, void* recvbuf, size_t count, coll_dtype_t dtype, coll_op_t reduce_op,
+            int root) {
+  const bool local = op.comm().nranks() == 1;
+  Describe(op, CollKind::kReduce, count, dtype, reduce_op, root, local ? kAlgoLocal : kAlgoChain);
+  if (local)
+    LocalCopy(op, sendbuf, recvbuf, count * DtypeSize(dtype));
+  else
+    ChainReduce(op, sendbuf, recvbuf);
 }
 
-Status Barrier(Communicator& comm) {
-  uint8_t algo = comm.nranks() == 1 ? kAlgoLocal : kAlgoRing;
-  CollDesc d = Describe(comm, CollKind::kBarrier, 1, COLL_UINT8, COLL_SUM, -1, algo);
-  if (comm.nranks() == 1) return Status::OK();
-  // A one-byte allgather: after n-1 ring hops every rank has heard from every other.
-  char* scratch = comm.scratch(static_cast<size_t>(comm.nranks()));
+void Barrier(Operation& op) {
+  const Communicator& comm = op.comm();
+  const bool local = comm.nranks() == 1;
+  Describe(op, CollKind::kBarrier, 1, COLL_UINT8, COLL_SUM, -1, local ? kAlgoLocal : kAlgoRing);
+  if (local) return;
+  // A one-byte allgather: after n-1 ring hops every rank has heard from every other. The
+  // bytes carry nothing; the operation's scratch holds them.
+  char* scratch = op.scratch(static_cast<size_t>(comm.nranks()));
   scratch[comm.rank()] = 1;
-  return RingAllgather(comm, scratch + comm.rank(), scratch, d);
+  RingAllgather(op, scratch + comm.rank(), scratch);
 }
 
 size_t SegmentOffset(size_t count, int n, int s) {

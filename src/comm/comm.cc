@@ -75,7 +75,6 @@ Communicator::~Communicator() {
   left_.reset();
   right_.reset();
   bootstrap_.reset();  // says goodbye, stops the watchdog before `this` goes away
-  std::free(scratch_);
 }
 
 Status Communicator::failure() const {
@@ -94,23 +93,23 @@ void Communicator::fail(const Status& st, bool tell_others) {
   ssize_t ignored = write(wake_.get(), &one, sizeof one);
   (void)ignored;
   COLL_WARN(rank_, "%s", st.message().c_str());
+  {
+    std::lock_guard<std::mutex> lock(hook_mu_);
+    if (on_fail_) on_fail_();
+  }
   if (tell_others && bootstrap_) {
     Status relayed(st.code(), StrFormat("%s (reported by rank %d)", st.message().c_str(), rank_));
     bootstrap_->reportFatal(relayed);
   }
 }
 
-void Communicator::abort() {
-  fail(Aborted("the communicator was aborted (coll_comm_abort) on rank %d", rank_), true);
+void Communicator::setFailureHook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(hook_mu_);
+  on_fail_ = std::move(hook);
 }
 
-char* Communicator::scratch(size_t bytes) {
-  if (bytes > scratch_bytes_) {
-    std::free(scratch_);
-    scratch_bytes_ = (bytes + 4095) & ~size_t{4095};
-    scratch_ = static_cast<char*>(std::aligned_alloc(4096, scratch_bytes_));
-  }
-  return scratch_;
+void Communicator::abort() {
+  fail(Aborted("the communicator was aborted (coll_comm_abort) on rank %d", rank_), true);
 }
 
 void Communicator::setLastError(const std::string& s) {

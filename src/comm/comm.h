@@ -1,10 +1,12 @@
 // The communicator: configuration, bootstrap control channel, the ring and its two links,
-// the collective sequence number, and the sticky error state. Collectives run on the
-// calling thread (one at a time); abort() and the watchdog may touch the error state from
-// other threads, so it is atomic/mutex-guarded.
+// the collective sequence number, and the sticky error state. Operations run one at a time,
+// on the poster's thread or the progress thread (collectives/op_queue.h), which hand the
+// links over under the queue's lock; abort(), the watchdog and the progress thread may touch
+// the error state and the last error from other threads, so those are atomic/mutex-guarded.
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +48,9 @@ class Communicator {
   }
   SendLink* right() { return right_.get(); }
   RecvLink* left() { return left_.get(); }
+  // The link that carries data to / from `peer`; nullptr when there is none.
+  SendLink* sendLinkTo(int peer) { return right_ && right_->peer() == peer ? right_.get() : nullptr; }
+  RecvLink* recvLinkFrom(int peer) { return left_ && left_->peer() == peer ? left_.get() : nullptr; }
   const char* transportName() const { return transport_name_.c_str(); }
 
   // Allreduce up to this many bytes uses the latency algorithm: COLL_SMALL_BYTES, else 8 KiB
@@ -65,10 +70,11 @@ class Communicator {
   bool failed() const { return failed_.load(std::memory_order_acquire); }
   // Records a fatal error (first one wins) and tells the other ranks.
   void fail(const Status& st, bool tell_others);
+  // Called once by the first fail(), on the failing thread, before the other ranks are told:
+  // the operation queue completes what has not started. Set and cleared by the queue's owner.
+  void setFailureHook(std::function<void()> hook);
   void abort();
 
-  // Reusable scratch of at least `bytes`, 64-byte aligned; valid until the next call.
-  char* scratch(size_t bytes);
   int wakeFd() const { return wake_.get(); }
 
   void setLastError(const std::string& s);
@@ -101,9 +107,8 @@ class Communicator {
   std::string last_error_;  // guarded by mu_
   std::string last_error_copy_;
   Fd wake_;  // eventfd: wakes a waiting collective on abort / remote failure
-
-  char* scratch_ = nullptr;
-  size_t scratch_bytes_ = 0;
+  std::mutex hook_mu_;  // held while the hook runs, so clearing it waits for a running call
+  std::function<void()> on_fail_;  // guarded by hook_mu_
 };
 
 }  // namespace coll

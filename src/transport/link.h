@@ -3,8 +3,9 @@
 // A connection between two ranks is one-way for data: the SendLink end pushes chunks, the
 // RecvLink end owns `numSlots()` receive slots of `slotBytes()` each (registered once for
 // ibverbs) and returns a credit per consumed slot. Chunks arrive in the order they were
-// posted. Every call is non-blocking; blocking is done by the caller (the engine,
-// collectives/engine.cc) using pollSpec() and wake-ups. An end is used by one thread at a time.
+// posted. Every call is non-blocking; blocking is done by the caller (the Operation's
+// driver, collectives/operation.cc) using pollSpec() and wake-ups. An end is used by one
+// thread at a time.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "base/deadline.h"
+#include "base/memory_kind.h"
 #include "base/status.h"
 
 namespace coll {
@@ -43,6 +45,10 @@ class SendLink {
   virtual ~SendLink() = default;
   virtual size_t slotBytes() const = 0;
   virtual int peer() const = 0;
+  // The memory slot() points into, and the memory postCopy() may read from. Every transport
+  // built today keeps host slots and sends from host memory.
+  virtual MemoryKind slotMemory() const { return MemoryKind::kHost; }
+  virtual bool acceptsSource(MemoryKind kind) const { return kind == MemoryKind::kHost; }
 
   // True when a receive slot is free at the peer (a credit is held).
   virtual bool hasCredit() = 0;
@@ -78,6 +84,8 @@ class RecvLink {
   }
   virtual size_t slotBytes() const = 0;
   virtual int peer() const = 0;
+  // The memory tryRecv()'s chunks live in.
+  virtual MemoryKind slotMemory() const { return MemoryKind::kHost; }
 
   // The next chunk in order, if it has fully arrived. *ready false when none yet.
   virtual Status tryRecv(RecvChunk* chunk, bool* ready) = 0;

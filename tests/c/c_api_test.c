@@ -77,6 +77,32 @@ static void CheckCollectives(coll_comm_t comm) {
   EXPECT(coll_comm_last_error(comm)[0] != '\0');
 }
 
+/* Every non-blocking call, completed by coll_wait and by coll_test. */
+static void CheckNonBlocking(coll_comm_t comm) {
+  float send[4] = {1.5f, -2.0f, 3.0f, 4.0f};
+  float recv[6][4];
+  coll_request_t req[6];
+  int i, done = 0;
+  memset(recv, 0, sizeof(recv));
+  EXPECT_OK(coll_iallreduce(send, recv[0], 4, COLL_FLOAT32, COLL_SUM, comm, &req[0]), comm);
+  EXPECT_OK(coll_ibroadcast(send, recv[1], 4, COLL_FLOAT32, 0, comm, &req[1]), comm);
+  EXPECT_OK(coll_iallgather(send, recv[2], 4, COLL_FLOAT32, comm, &req[2]), comm);
+  EXPECT_OK(coll_ireduce_scatter(send, recv[3], 4, COLL_FLOAT32, COLL_MAX, comm, &req[3]), comm);
+  EXPECT_OK(coll_ireduce(send, recv[4], 4, COLL_FLOAT32, COLL_MIN, 0, comm, &req[4]), comm);
+  EXPECT_OK(coll_ibarrier(comm, &req[5]), comm);
+  for (i = 0; i < 5; ++i) {
+    EXPECT_OK(coll_wait(&req[i]), comm);
+    EXPECT(req[i] == NULL);
+    EXPECT(recv[i][1] == -2.0f);
+  }
+  while (!done) EXPECT_OK(coll_test(&req[5], &done), comm);
+  EXPECT(req[5] == NULL);
+  EXPECT(coll_wait(&req[5]) == COLL_ERR_INVALID_ARGUMENT);
+  EXPECT(coll_iallreduce(send, recv[0], 4, (coll_dtype_t)99, COLL_SUM, comm, &req[0]) ==
+         COLL_ERR_INVALID_ARGUMENT);
+  EXPECT(req[0] == NULL);
+}
+
 static void CheckComm(coll_comm_t comm) {
   int rank = -1;
   int size = -1;
@@ -86,6 +112,7 @@ static void CheckComm(coll_comm_t comm) {
   EXPECT(rank == 0 && size == 1);
   EXPECT(coll_comm_last_error(comm) != NULL);
   CheckCollectives(comm);
+  CheckNonBlocking(comm);
   EXPECT_OK(coll_comm_last_op_info(comm, &info), comm);
   EXPECT(info.algorithm != NULL && info.transport != NULL);
   if (info.transport != NULL) EXPECT(strcmp(info.transport, "none") == 0);

@@ -1,0 +1,46 @@
+// PlaceProgressThread: the hwloc placement (topology/placement.cc) applied to the progress thread.
+#include "comm/progress_placement.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/log.h"
+#include "topology/topology.h"
+
+namespace coll {
+
+// Says where it runs at COLL_DEBUG=INFO.
+void PlaceProgressThread(const Config& config, int rank) {
+  std::unique_ptr<topo::Topology> topology;
+  topo::Placement placement;
+  Status st = topo::Topology::Load(&topology);
+  if (st.ok()) st = topology->plan(std::nullopt, &placement);
+  if (!st.ok()) {
+    COLL_WARN(rank, "progress thread left unbound: %s", st.message().c_str());
+    return;
+  }
+  topo::CpuSet cpus = placement.progress_cpus;
+  std::string why = placement.nic ? "near " + placement.nic->name : std::string("no NIC: the process's mask");
+  if (!config.progress_cpus.empty()) {
+    const topo::CpuSet wanted(config.progress_cpus);
+    cpus = wanted.intersect(placement.affinity);
+    why = "COLL_PROGRESS_CPUS";
+    if (cpus.empty()) {
+      COLL_WARN(rank, "COLL_PROGRESS_CPUS=%s lies outside the process's CPU mask (%s): the progress thread stays "
+                "on the mask", wanted.toString().c_str(), placement.affinity.toString().c_str());
+      cpus = placement.affinity;
+      why = "the process's mask";
+    }
+  }
+  if (cpus.empty()) return;
+  st = topology->bindCurrentThread(cpus);
+  if (!st.ok()) {
+    COLL_WARN(rank, "progress thread left unbound: %s", st.message().c_str());
+    return;
+  }
+  COLL_INFO(rank, "progress thread runs on PUs %s (%s; process mask %s)", cpus.toString().c_str(), why.c_str(),
+            placement.affinity.toString().c_str());
+}
+
+}  // namespace coll
