@@ -1,6 +1,6 @@
 """One rank of the op tests (launched on 3 ranks by test_binding.py through collective.run):
 every op x dtype x reduce op against numpy, grouped, broadcast from every root, allgather with
-different first dimensions, gradients against their analytic values, order independence,
+different first dimensions, reducescatter with even and uneven splits, gradients against their analytic values, order independence,
 fusion, mismatches and a stall warning. Raises (exit 1) on the first wrong answer."""
 import os
 import sys
@@ -110,6 +110,54 @@ def test_allgather(n):
         same = [value(r, (2, 2)) for r in range(n)]
         close(ct.allgather(tf.cast(same[ct.rank()], dtype)), np.concatenate(same), dtype,
               "allgather %s equal rows" % dtype.name)
+
+
+def scatter_rows(dim0, n):
+    # Horovod's split: as even as possible, the first ranks one row more.
+    return [dim0 // n + (q < dim0 % n) for q in range(n)]
+
+
+def test_reducescatter(n):
+    r = ct.rank()
+    for dim0 in (2 * n, 2 * n + 1, 1, 0):  # even, uneven, fewer rows than ranks, none
+        rows = scatter_rows(dim0, n)
+        lo = sum(rows[:r])
+        values = [value(q, (dim0, 2)) for q in range(n)]
+        for dtype in DTYPES:
+            for opname, op in OPS.items():
+                want = reference(opname, values)[lo:lo + rows[r]]
+                if opname == "Average" and dtype.is_integer:
+                    want = np.trunc(want)
+                got = ct.reducescatter(tf.cast(values[r], dtype), op=op)
+                close(got, want, dtype, "reducescatter %s %s of %d rows" % (opname, dtype.name, dim0))
+    f = tf.function(lambda x: ct.reducescatter(x, op=ct.Sum, name="rs_fn"))
+    values = [value(q, (2 * n + 1, 3)) for q in range(n)]
+    rows = scatter_rows(2 * n + 1, n)
+    close(f(tf.constant(values[r], tf.float32)),
+          reference("Sum", values)[sum(rows[:r]):sum(rows[:r + 1])], tf.float32,
+          "reducescatter in tf.function")
+    expect_error(lambda: ct.reducescatter(tf.constant(1.0)), tf.errors.InvalidArgumentError,
+                 ["reducescatter needs a tensor of rank >= 1"], "reducescatter of a scalar")
+    # Its gradient: every rank's upstream gradient gathered back into the full shape.
+    dim0 = 2 * n + 1
+    rows = scatter_rows(dim0, n)
+    w = [np.arange(rows[q] * 2.0).reshape(rows[q], 2) + q for q in range(n)]
+    full = np.concatenate(w)
+    xs = [value(q, (dim0, 2)) * (q + 1) for q in range(n)]
+    for opname, op in OPS.items():
+        x = tf.Variable(xs[r])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(ct.reducescatter(x, op=op) * w[r])
+        if opname == "Sum":
+            want = full
+        elif opname == "Average":
+            want = full / n
+        elif opname == "Product":
+            want = full * np.prod([xs[q] for q in range(n) if q != r], 0)
+        else:
+            y = reference(opname, xs)
+            want = full * (xs[r] == y)
+        close(tape.gradient(loss, x), want, tf.float64, "gradient of reducescatter %s" % opname)
 
 
 def test_gradients(n):
@@ -283,7 +331,8 @@ def main():
     n = ct.size()
     check(n >= 3, "run on 3 or more ranks")
     check(ct.local_size() == n and ct.local_rank() == ct.rank(), "local rank/size")
-    for test in [test_allreduce, test_grouped, test_broadcast, test_allgather, test_gradients,
+    for test in [test_allreduce, test_grouped, test_broadcast, test_allgather, test_reducescatter,
+                 test_gradients,
                  lambda n: test_order(n, 2), lambda n: test_order(n, 10), test_fusion,
                  test_mismatch, test_same_name, test_stall]:
         test(n)

@@ -356,6 +356,8 @@ bool Runtime::Execute(const std::vector<std::string>& ready) {
       st = RunAllreduces(jobs, batch);
     } else if (a.kind == Kind::kBroadcast) {
       st = RunBroadcast(jobs[i].r.get());
+    } else if (a.kind == Kind::kReduceScatter) {
+      st = RunReduceScatter(jobs[i].r.get());
     } else {
       st = RunAllgather(jobs[i].r.get(), jobs[i].dim0);
     }
@@ -454,6 +456,33 @@ coll_status_t Runtime::RunAllgather(Request* r, const std::vector<int64_t>& dim0
     }
   }
   if (st == COLL_SUCCESS && !alloc.ok()) r->alloc_error = alloc;
+  return st;
+}
+
+// Rank q receives rows [ScatterFirstRow(q), +ScatterRows(q)) of the reduced tensor. An even
+// split is one coll_reduce_scatter straight into the output; an uneven one goes through a send
+// buffer with every rank's block padded to the largest (the padding is reduced and dropped).
+coll_status_t Runtime::RunReduceScatter(Request* r) {
+  Count(1);
+  auto dtype = static_cast<coll_dtype_t>(r->a.dtype);
+  const int64_t dim0 = r->a.shape[0];
+  const size_t row_bytes = r->input.TotalBytes() / std::max<int64_t>(dim0, 1);
+  const size_t elem = coll_dtype_size(dtype);
+  const int64_t most = ScatterRows(dim0, size_, 0);
+  if (r->input.TotalBytes() == 0) return COLL_SUCCESS;  // so on every rank: shapes match
+  if (dim0 % size_ == 0)
+    return coll_reduce_scatter(r->input.tensor_data().data(), Data(r->output),
+                               most * row_bytes / elem, dtype, static_cast<coll_op_t>(r->a.op),
+                               comm_);
+  std::vector<char> send(most * row_bytes * size_, 0), recv(most * row_bytes);
+  const char* in = r->input.tensor_data().data();
+  for (int q = 0; q < size_; ++q)
+    std::memcpy(send.data() + q * most * row_bytes, in + ScatterFirstRow(dim0, size_, q) * row_bytes,
+                ScatterRows(dim0, size_, q) * row_bytes);
+  coll_status_t st = coll_reduce_scatter(send.data(), recv.data(), most * row_bytes / elem, dtype,
+                                         static_cast<coll_op_t>(r->a.op), comm_);
+  if (st == COLL_SUCCESS && r->output.TotalBytes() > 0)
+    std::memcpy(Data(r->output), recv.data(), r->output.TotalBytes());
   return st;
 }
 

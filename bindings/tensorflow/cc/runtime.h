@@ -29,7 +29,7 @@ namespace coll_tf {
 struct Request {
   Announcement a;
   tensorflow::Tensor input;
-  tensorflow::Tensor output;             // allreduce and broadcast: allocated by the kernel
+  tensorflow::Tensor output;  // allreduce, broadcast and reducescatter: allocated by the kernel
   tensorflow::OpKernelContext* ctx = nullptr;  // allgather: the runtime allocates output_index
   int output_index = 0;
   absl::Status alloc_error;  // allgather: the output could not be allocated (reported at finish)
@@ -97,6 +97,7 @@ class Runtime {
   coll_status_t RunAllreduces(std::vector<Job>& jobs, const std::vector<size_t>& batch);
   coll_status_t RunBroadcast(Request* r);
   coll_status_t RunAllgather(Request* r, const std::vector<int64_t>& dim0);
+  coll_status_t RunReduceScatter(Request* r);
   void WarnStalls();
   void Finish(std::unique_ptr<Request>&& r, const absl::Status& s);
   void FailEverything(const absl::Status& why);

@@ -10,7 +10,8 @@ from collective.tensorflow.basics import Average, Max, Min, Product, Sum, ops_mo
 # chain them in program order as it does other stateful ops: that would forbid fusion. TF treats
 # its own collectives (CollectiveReduce, NcclAllReduce...) the same way, through this list; the
 # background thread makes any order safe.
-_ASYNC = ("LibcollAllreduce", "LibcollGroupedAllreduce", "LibcollBroadcast", "LibcollAllgather")
+_ASYNC = ("LibcollAllreduce", "LibcollGroupedAllreduce", "LibcollBroadcast", "LibcollAllgather",
+          "LibcollReduceScatter")
 _acd.ASYNC_STATEFUL_OPS = frozenset(_acd.ASYNC_STATEFUL_OPS) | frozenset(_ASYNC)
 
 _OP_NAMES = {Sum: "Sum", Product: "Product", Min: "Min", Max: "Max", Average: "Average"}
@@ -80,6 +81,17 @@ def allgather(tensor, name=None):
     return ops_module.libcoll_allgather(tensor, tensor_name=_name(name, "allgather"))
 
 
+def reducescatter(tensor, op=Average, name=None):
+    """Reduces tensor over all ranks with op and gives each rank its share of the result's rows:
+    the first dimension split as evenly as possible, ranks 0, 1, ... one row more when it does
+    not divide (as Horovod's reducescatter). Every rank passes the same shape."""
+    if op not in _OP_NAMES:
+        raise ValueError("collective.tensorflow.reducescatter: op must be Sum, Average, Min, Max "
+                         "or Product, got %r" % (op,))
+    return ops_module.libcoll_reduce_scatter(tensor, reduce_op=op,
+                                             tensor_name=_name(name, "reducescatter"))
+
+
 def _reduce_grad(op, x, y, grad):
     # y = reduce over ranks of x; the loss is the sum of every rank's loss of y.
     if op in (Sum, Average):
@@ -116,6 +128,22 @@ def _grouped_allreduce_grad(op, *grads):
     return [_reduce_grad(reduce_op, x, y, g) for x, y, g in zip(op.inputs, op.outputs, grads)]
 
 
+@tf.RegisterGradient("LibcollReduceScatter")
+def _reducescatter_grad(op, grad):
+    # Every rank's x reaches every rank's share: the gradient is all ranks' upstream gradients
+    # gathered back into the full shape, then as for allreduce.
+    reduce_op = op.get_attr("reduce_op")
+    x = op.inputs[0]
+    grad = allgather(grad)
+    if reduce_op == Sum:
+        return grad
+    if reduce_op == Average:
+        return grad / tf.cast(size(), grad.dtype)
+    if reduce_op in (Min, Max):
+        return grad * tf.cast(tf.equal(x, allgather(op.outputs[0])), grad.dtype)
+    return grad * _product_of_others(x)
+
+
 @tf.RegisterGradient("LibcollBroadcast")
 def _broadcast_grad(op, grad):
     # Only the root's input reaches the outputs: it receives every rank's gradient.
@@ -136,4 +164,4 @@ def _allgather_grad(op, grad):
     return grad[offsets[r]:offsets[r + 1]]
 
 
-__all__ = ["allreduce", "grouped_allreduce", "broadcast", "allgather", "size"]
+__all__ = ["allreduce", "grouped_allreduce", "broadcast", "allgather", "reducescatter", "size"]
