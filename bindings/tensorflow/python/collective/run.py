@@ -60,12 +60,29 @@ def main(argv=None):
     out = sys.stdout.buffer
     lock = threading.Lock()
     procs, pumps = [], []
+    signaled = set()  # pids a forwarded signal has reached
+    interrupted = []
+
+    def forward(sig, _frame):
+        interrupted.append(sig)
+        signal_groups(procs, sig)
+        signaled.update(p.pid for p in procs)
+
+    # Installed before the first rank starts: a signal that comes while ranks are still being
+    # started reaches the ones started, and no more are.
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
     for rank in range(args.num_proc):
+        if interrupted:
+            break
         env = dict(os.environ, COLL_RANK=str(rank), COLL_SIZE=str(args.num_proc),
                    COLL_ROOT_ADDR=root, COLL_JOB_TOKEN=token, PYTHONUNBUFFERED="1")
         p = subprocess.Popen(args.command, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True)
         procs.append(p)
+        if interrupted and p.pid not in signaled:  # came between Popen and the append
+            signal_groups([p], interrupted[0])
+            signaled.add(p.pid)
         t = threading.Thread(target=pump, args=(rank, p.stdout, out, lock), daemon=True)
         t.start()
         pumps.append(t)
@@ -73,15 +90,6 @@ def main(argv=None):
     exits = queue.Queue()  # (rank, returncode) in the order the ranks ended
     for rank, p in enumerate(procs):
         threading.Thread(target=lambda r=rank, p=p: exits.put((r, p.wait())), daemon=True).start()
-
-    interrupted = []
-
-    def forward(sig, _frame):
-        interrupted.append(sig)
-        signal_groups(procs, sig)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
 
     first_failure = None
     deadline = None
