@@ -102,9 +102,11 @@ Status Operation::start() {
   // The memory-kind seam: this operation's MemoryOps read received slots and write into the
   // peer's slot, and the send link reads the buffers themselves.
   const char* kind = MemoryKindName(mem_->kind);
-  if (right_ != nullptr && (!right_->acceptsSource(mem_->kind) || right_->slotMemory() != mem_->kind))
+  const LinkCaps caps = right_ != nullptr ? right_->caps() : LinkCaps{};
+  if (right_ != nullptr && (!caps.accepts(mem_->kind) || caps.slot_memory != mem_->kind))
     return Unsupported("%s: the link to rank %d cannot take %s memory (its slots are %s memory)",
-                       DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(right_->slotMemory()));
+                       DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(caps.slot_memory));
+  writable_slot_ = caps.writable_slot;
   if (left_ != nullptr && left_->slotMemory() != mem_->kind)
     return Unsupported("%s: the link from rank %d delivers %s memory where %s memory was expected",
                        DescribeCall(d_).c_str(), left_->peer(), MemoryKindName(left_->slotMemory()), kind);
@@ -168,7 +170,7 @@ Status Operation::processChunk(const RecvChunk& chunk, bool* fused) {
   // Fused path: write the reduction straight into the peer's slot when the forward is next.
   *fused = !r.dst_needed && r.action == RecvAction::kReduce && r.forwarded_by >= 0 && right_ != nullptr &&
            send_.step == static_cast<size_t>(r.forwarded_by) && send_.chunk == recv_.chunk && right_->hasCredit() &&
-           right_->slot() != nullptr;
+           writable_slot_;
   if (*fused) out = static_cast<char*>(right_->slot());
   switch (r.action) {
     case RecvAction::kCopy:
@@ -200,6 +202,7 @@ Status Operation::pumpRecvs(bool* progressed) {
     COLL_RETURN_IF_ERROR(processChunk(chunk, &fused));
     COLL_RETURN_IF_ERROR(left_->release());
     *progressed = true;
+    ++received_;
     ++recv_.chunk;
     skipEmpty(&recv_, false);
   }
@@ -253,11 +256,18 @@ Status Operation::timeoutError() const {
 
 Status Operation::neighbourTimeout() const {
   const long long ms = static_cast<long long>(comm_.config().timeout_ms);
+  // Chunks of this collective that already came from the left neighbour say it called it
+  // (they carry this call's sequence number): then the link stalled, not the peer.
+  const bool called = received_ > 0;
   if (recv_.step < s_.recvs.size())
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to send chunk %zu of "
-                   "step %zu (has rank %d called it?)",
+                   "step %zu (%s)",
                    DescribeCall(d_).c_str(), ms, comm_.rank(), left_->peer(), recv_.chunk, recv_.step,
-                   left_->peer());
+                   called ? StrFormat("rank %d has called it: its earlier chunks of this call arrived, so the link "
+                                      "between the two stalled",
+                                      left_->peer())
+                                .c_str()
+                          : StrFormat("has rank %d called it?", left_->peer()).c_str());
   if (send_.step < s_.sends.size())
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to free a slot for "
                    "chunk %zu of step %zu",
