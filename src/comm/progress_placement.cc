@@ -12,7 +12,7 @@ namespace coll {
 Status PlanPlacement(const Config& config, int rank, std::unique_ptr<topo::Topology>* topology,
                      topo::Placement* out) {
   COLL_RETURN_IF_ERROR(topo::Topology::Load(topology));
-  std::optional<topo::Device> gpu;
+  std::optional<topo::PciDevice> gpu;
   if (!config.gpu_busid.empty()) {
     gpu = (*topology)->findGpu(config.gpu_busid);
     if (!gpu)

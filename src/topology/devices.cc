@@ -1,5 +1,5 @@
 // Finding NICs and GPUs among hwloc's I/O objects, and their locality.
-// Runs once at load on a private topology; Device::describe is pure.
+// Runs once at load on a private topology; PciDevice::describe is pure.
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -118,8 +118,8 @@ std::string PickName(const Candidate& c, DeviceKind kind) {
   return name;
 }
 
-Device MakeDevice(hwloc_topology_t topo, const Candidate& c, DeviceKind kind) {
-  Device d;
+PciDevice MakeDevice(hwloc_topology_t topo, const Candidate& c, DeviceKind kind) {
+  PciDevice d;
   d.kind = kind;
   d.name = PickName(c, kind);
   for (hwloc_obj_t osdev : c.osdevs) {
@@ -135,7 +135,7 @@ Device MakeDevice(hwloc_topology_t topo, const Candidate& c, DeviceKind kind) {
   return d;
 }
 
-bool DeviceLess(const Device& a, const Device& b) {
+bool DeviceLess(const PciDevice& a, const PciDevice& b) {
   if (a.kind != b.kind) return a.kind < b.kind;
   if (a.pci_busid != b.pci_busid) return a.pci_busid < b.pci_busid;
   return a.name < b.name;
@@ -143,8 +143,8 @@ bool DeviceLess(const Device& a, const Device& b) {
 
 }  // namespace
 
-std::vector<Device> DiscoverDevices(hwloc_topology_t topo, std::vector<hwloc_obj_t>* objs) {
-  std::vector<Device> found;
+std::vector<PciDevice> DiscoverDevices(hwloc_topology_t topo, std::vector<hwloc_obj_t>* objs) {
+  std::vector<PciDevice> found;
   std::vector<hwloc_obj_t> found_objs;
   for (const Candidate& c : CollectCandidates(topo)) {
     std::optional<DeviceKind> kind = Classify(c);
@@ -156,7 +156,7 @@ std::vector<Device> DiscoverDevices(hwloc_topology_t topo, std::vector<hwloc_obj
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return DeviceLess(found[a], found[b]); });
-  std::vector<Device> devices;
+  std::vector<PciDevice> devices;
   objs->clear();
   for (size_t i : order) {
     devices.push_back(found[i]);
@@ -166,7 +166,7 @@ std::vector<Device> DiscoverDevices(hwloc_topology_t topo, std::vector<hwloc_obj
   return devices;
 }
 
-std::string Device::describe() const {
+std::string PciDevice::describe() const {
   std::string out = name;
   for (const std::string& other : os_names) {
     if (other != name) out += "/" + other;

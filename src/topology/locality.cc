@@ -13,10 +13,10 @@ Topology::Impl::~Impl() {
   if (topo != nullptr) hwloc_topology_destroy(topo);
 }
 
-hwloc_obj_t Topology::Impl::objectOf(const std::vector<Device>& devices,
-                                     const Device& device) const {
+hwloc_obj_t Topology::Impl::objectOf(const std::vector<PciDevice>& devices,
+                                     const PciDevice& device) const {
   if (device.id < 0 || static_cast<size_t>(device.id) >= devices.size()) return nullptr;
-  const Device& own = devices[static_cast<size_t>(device.id)];
+  const PciDevice& own = devices[static_cast<size_t>(device.id)];
   if (own.name != device.name || own.pci_busid != device.pci_busid) return nullptr;
   return device_objs[static_cast<size_t>(device.id)];
 }

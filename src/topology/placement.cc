@@ -1,4 +1,4 @@
-// Device lookup, nearest NIC, progress-thread cores and thread binding.
+// PciDevice lookup, nearest NIC, progress-thread cores and thread binding.
 // Const methods on a loaded Topology; thread-safe (hwloc binding calls are).
 #include <cerrno>
 #include <cstdio>
@@ -34,17 +34,17 @@ std::optional<BusId> ParseBusId(const std::string& text) {
 
 }  // namespace
 
-std::optional<Device> Topology::findGpu(const std::string& pci_busid) const {
+std::optional<PciDevice> Topology::findGpu(const std::string& pci_busid) const {
   std::optional<BusId> wanted = ParseBusId(pci_busid);
   if (!wanted) return std::nullopt;
-  for (const Device& d : devices_) {
+  for (const PciDevice& d : devices_) {
     if (d.kind == DeviceKind::kGpu && ParseBusId(d.pci_busid) == wanted) return d;
   }
   return std::nullopt;
 }
 
-std::optional<Device> Topology::findNic(const std::string& name) const {
-  for (const Device& d : devices_) {
+std::optional<PciDevice> Topology::findNic(const std::string& name) const {
+  for (const PciDevice& d : devices_) {
     if (d.kind != DeviceKind::kNic) continue;
     for (const std::string& os_name : d.os_names) {
       if (os_name == name) return d;
@@ -53,14 +53,14 @@ std::optional<Device> Topology::findNic(const std::string& name) const {
   return std::nullopt;
 }
 
-Proximity Topology::proximity(const Device& a, const Device& b) const {
+Proximity Topology::proximity(const PciDevice& a, const PciDevice& b) const {
   hwloc_obj_t obj_a = impl_->objectOf(devices_, a);
   hwloc_obj_t obj_b = impl_->objectOf(devices_, b);
   if (obj_a == nullptr || obj_b == nullptr) return Proximity::kSystem;
   return ProximityOf(impl_->topo, obj_a, obj_b);
 }
 
-Proximity Topology::proximityToCpuset(const Device& device, const CpuSet& cpus) const {
+Proximity Topology::proximityToCpuset(const PciDevice& device, const CpuSet& cpus) const {
   hwloc_obj_t obj = impl_->objectOf(devices_, device);
   if (obj == nullptr) return Proximity::kSystem;
   BitmapPtr set = ToBitmap(cpus);
@@ -69,11 +69,11 @@ Proximity Topology::proximityToCpuset(const Device& device, const CpuSet& cpus) 
   return ProximityOf(impl_->topo, obj, target);
 }
 
-std::optional<Device> Topology::nearestNic(const Device& device) const {
+std::optional<PciDevice> Topology::nearestNic(const PciDevice& device) const {
   if (impl_->objectOf(devices_, device) == nullptr) return std::nullopt;
-  std::optional<Device> best;
+  std::optional<PciDevice> best;
   Proximity best_proximity = Proximity::kSystem;
-  for (const Device& nic : nics()) {
+  for (const PciDevice& nic : nics()) {
     Proximity p = proximity(device, nic);
     if (!best || p < best_proximity) {
       best = nic;
@@ -83,10 +83,10 @@ std::optional<Device> Topology::nearestNic(const Device& device) const {
   return best;
 }
 
-std::optional<Device> Topology::nearestNicToCpuset(const CpuSet& cpus) const {
-  std::optional<Device> best;
+std::optional<PciDevice> Topology::nearestNicToCpuset(const CpuSet& cpus) const {
+  std::optional<PciDevice> best;
   Proximity best_proximity = Proximity::kSystem;
-  for (const Device& nic : nics()) {
+  for (const PciDevice& nic : nics()) {
     Proximity p = proximityToCpuset(nic, cpus);
     if (!best || p < best_proximity) {
       best = nic;
@@ -96,11 +96,11 @@ std::optional<Device> Topology::nearestNicToCpuset(const CpuSet& cpus) const {
   return best;
 }
 
-std::optional<Device> Topology::nearestNicAmong(const std::optional<Device>& gpu, const CpuSet& affinity,
+std::optional<PciDevice> Topology::nearestNicAmong(const std::optional<PciDevice>& gpu, const CpuSet& affinity,
                                                 const std::vector<std::string>& names,
                                                 Proximity* proximity) const {
-  std::optional<Device> best;
-  for (const Device& nic : nics()) {
+  std::optional<PciDevice> best;
+  for (const PciDevice& nic : nics()) {
     bool named = names.empty();
     for (const std::string& os_name : nic.os_names)
       for (const std::string& name : names) named = named || os_name == name;
@@ -124,25 +124,25 @@ Status Topology::currentAffinity(CpuSet* out) const {
   return Status::OK();
 }
 
-CpuSet Topology::progressCpuset(const Device& device, const CpuSet& affinity) const {
+CpuSet Topology::progressCpuset(const PciDevice& device, const CpuSet& affinity) const {
   CpuSet near = device.local_cpus.intersect(affinity);
   return near.empty() ? affinity : near;
 }
 
-Status Topology::progressCpuset(const Device& device, CpuSet* out) const {
+Status Topology::progressCpuset(const PciDevice& device, CpuSet* out) const {
   CpuSet affinity;
   COLL_RETURN_IF_ERROR(currentAffinity(&affinity));
   *out = progressCpuset(device, affinity);
   return Status::OK();
 }
 
-Placement Topology::plan(const std::optional<Device>& gpu, const CpuSet& affinity) const {
+Placement Topology::plan(const std::optional<PciDevice>& gpu, const CpuSet& affinity) const {
   Placement p;
   p.gpu = gpu;
   p.affinity = affinity;
   p.nic = nearestNicAmong(gpu, affinity, {}, &p.nic_proximity);
   // Near the GPU first: the progress thread launches its reductions and copies.
-  const std::optional<Device>& anchor = gpu ? gpu : p.nic;
+  const std::optional<PciDevice>& anchor = gpu ? gpu : p.nic;
   p.progress_cpus = anchor ? progressCpuset(*anchor, affinity) : affinity;
   if (!anchor) {
     p.progress_why = "no GPU and no NIC: the process's mask";
@@ -157,7 +157,7 @@ Placement Topology::plan(const std::optional<Device>& gpu, const CpuSet& affinit
   return p;
 }
 
-Status Topology::plan(const std::optional<Device>& gpu, Placement* out) const {
+Status Topology::plan(const std::optional<PciDevice>& gpu, Placement* out) const {
   CpuSet affinity;
   COLL_RETURN_IF_ERROR(currentAffinity(&affinity));
   *out = plan(gpu, affinity);

@@ -103,17 +103,17 @@ void Topology::readCpus() {
   all_cpus_ = ToCpuSet(hwloc_topology_get_topology_cpuset(impl_->topo));
 }
 
-std::vector<Device> Topology::nics() const {
-  std::vector<Device> out;
-  for (const Device& d : devices_) {
+std::vector<PciDevice> Topology::nics() const {
+  std::vector<PciDevice> out;
+  for (const PciDevice& d : devices_) {
     if (d.kind == DeviceKind::kNic) out.push_back(d);
   }
   return out;
 }
 
-std::vector<Device> Topology::gpus() const {
-  std::vector<Device> out;
-  for (const Device& d : devices_) {
+std::vector<PciDevice> Topology::gpus() const {
+  std::vector<PciDevice> out;
+  for (const PciDevice& d : devices_) {
     if (d.kind == DeviceKind::kGpu) out.push_back(d);
   }
   return out;
@@ -124,7 +124,7 @@ std::string Topology::describe() const {
       "topology of %s: packages %zu, NUMA nodes %zu, cores %zu, PUs %zu (%s), NICs %zu, GPUs %zu",
       source_.c_str(), packages_.size(), numa_nodes_.size(), cores_.size(), all_cpus_.size(),
       all_cpus_.toString().c_str(), nics().size(), gpus().size());
-  for (const Device& d : devices_) {
+  for (const PciDevice& d : devices_) {
     out += d.kind == DeviceKind::kNic ? "\n  NIC " : "\n  GPU ";
     out += d.describe();
   }

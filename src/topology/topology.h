@@ -32,7 +32,7 @@ enum class Proximity {
 };
 const char* ProximityName(Proximity proximity);
 
-struct Device {
+struct PciDevice {
   DeviceKind kind = DeviceKind::kNic;
   int id = -1;                        // index in Topology::devices()
   std::string name;                   // "mlx5_0", "eth0", "cuda0", else the PCI bus id
@@ -48,8 +48,8 @@ struct Device {
 
 // Where a communicator's traffic and progress thread should live, and why.
 struct Placement {
-  std::optional<Device> gpu;      // the GPU served, if any
-  std::optional<Device> nic;      // nearest NIC to the GPU, else to the affinity mask
+  std::optional<PciDevice> gpu;      // the GPU served, if any
+  std::optional<PciDevice> nic;      // nearest NIC to the GPU, else to the affinity mask
   Proximity nic_proximity = Proximity::kSystem;
   CpuSet affinity;                // the process's mask the plan was made within
   CpuSet progress_cpus;           // where to bind the progress thread
@@ -81,37 +81,37 @@ class Topology {
   const CpuSet& allCpus() const { return all_cpus_; }
 
   // NICs first, then GPUs; each group sorted by PCI bus id, then name.
-  const std::vector<Device>& devices() const { return devices_; }
-  std::vector<Device> nics() const;
-  std::vector<Device> gpus() const;
+  const std::vector<PciDevice>& devices() const { return devices_; }
+  std::vector<PciDevice> nics() const;
+  std::vector<PciDevice> gpus() const;
   // By bus id in any case, with or without the domain ("0000:3B:00.0", "3b:00.0").
-  std::optional<Device> findGpu(const std::string& pci_busid) const;
+  std::optional<PciDevice> findGpu(const std::string& pci_busid) const;
   // By any of its OS names ("mlx5_0" or "ib0").
-  std::optional<Device> findNic(const std::string& name) const;
+  std::optional<PciDevice> findNic(const std::string& name) const;
 
-  Proximity proximity(const Device& a, const Device& b) const;
-  Proximity proximityToCpuset(const Device& device, const CpuSet& cpus) const;
+  Proximity proximity(const PciDevice& a, const PciDevice& b) const;
+  Proximity proximityToCpuset(const PciDevice& device, const CpuSet& cpus) const;
   // Closest NIC by Proximity; ties go to the first in devices(). Empty when the machine
   // has no NIC (or `device` is not from this topology).
-  std::optional<Device> nearestNic(const Device& device) const;
-  std::optional<Device> nearestNicToCpuset(const CpuSet& cpus) const;
+  std::optional<PciDevice> nearestNic(const PciDevice& device) const;
+  std::optional<PciDevice> nearestNicToCpuset(const CpuSet& cpus) const;
   // The NIC nearest `gpu` (without one: nearest `affinity`) among those with one of `names` as
   // an OS name (the RDMA ports that are up); every NIC when `names` is empty. Ties go to the
   // first in devices(). Sets *proximity when found.
-  std::optional<Device> nearestNicAmong(const std::optional<Device>& gpu, const CpuSet& affinity,
+  std::optional<PciDevice> nearestNicAmong(const std::optional<PciDevice>& gpu, const CpuSet& affinity,
                                         const std::vector<std::string>& names, Proximity* proximity) const;
 
   // The union of the process's threads' CPU bindings.
   Status currentAffinity(CpuSet* out) const;
   // device.local_cpus within `affinity`; all of `affinity` when they do not meet.
-  CpuSet progressCpuset(const Device& device, const CpuSet& affinity) const;
+  CpuSet progressCpuset(const PciDevice& device, const CpuSet& affinity) const;
   // The same within currentAffinity().
-  Status progressCpuset(const Device& device, CpuSet* out) const;
+  Status progressCpuset(const PciDevice& device, CpuSet* out) const;
 
   // NIC near the GPU (or near `affinity` without one); progress cores near the GPU,
   // else near the NIC, else all of `affinity`.
-  Placement plan(const std::optional<Device>& gpu, const CpuSet& affinity) const;
-  Status plan(const std::optional<Device>& gpu, Placement* out) const;
+  Placement plan(const std::optional<PciDevice>& gpu, const CpuSet& affinity) const;
+  Status plan(const std::optional<PciDevice>& gpu, Placement* out) const;
 
   Status bindCurrentThread(const CpuSet& cpus) const;
 
@@ -131,7 +131,7 @@ class Topology {
   std::vector<CpuGroup> numa_nodes_;
   std::vector<CpuGroup> cores_;
   CpuSet all_cpus_;
-  std::vector<Device> devices_;
+  std::vector<PciDevice> devices_;
 };
 
 }  // namespace topo

@@ -18,7 +18,7 @@ struct Topology::Impl {
 
   ~Impl();
   // The hwloc object of a device of this topology; nullptr for a foreign device.
-  hwloc_obj_t objectOf(const std::vector<Device>& devices, const Device& device) const;
+  hwloc_obj_t objectOf(const std::vector<PciDevice>& devices, const PciDevice& device) const;
 };
 
 struct BitmapDeleter {
@@ -39,7 +39,7 @@ hwloc_obj_t CommonAncestor(hwloc_obj_t a, hwloc_obj_t b);
 Proximity ProximityOf(hwloc_topology_t topo, hwloc_obj_t a, hwloc_obj_t b);
 
 // NICs and GPUs of a loaded topology in Topology::devices() order; fills `objs` to match.
-std::vector<Device> DiscoverDevices(hwloc_topology_t topo, std::vector<hwloc_obj_t>* objs);
+std::vector<PciDevice> DiscoverDevices(hwloc_topology_t topo, std::vector<hwloc_obj_t>* objs);
 
 }  // namespace topo
 }  // namespace coll

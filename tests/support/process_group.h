@@ -37,8 +37,8 @@ struct ProcessResult {
   bool killed_at_deadline = false;
   bool reached_end = false;  // the child's function returned (not exit() inside it)
 
-  bool exited() const { return term_signal == 0 && exit_code >= 0; }
-  bool Succeeded() const { return exited() && exit_code == 0 && reached_end; }
+  bool Exited() const { return term_signal == 0 && exit_code >= 0; }
+  bool Succeeded() const { return Exited() && exit_code == 0 && reached_end; }
   std::string Describe() const;
 };
 

@@ -102,7 +102,7 @@ ProbeResult Probe(const std::string& transport) {
   });
   result.available = run.AllSucceeded();
   for (const ProcessResult& p : run.procs) {
-    if (p.exited() && p.exit_code == kExitUnsupported) result.unsupported = true;
+    if (p.Exited() && p.exit_code == kExitUnsupported) result.unsupported = true;
   }
   if (!result.available) {
     result.detail = "probe of transport " + transport + " (2 ranks, init + barrier):\n" + run.Describe();

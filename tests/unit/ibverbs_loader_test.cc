@@ -84,7 +84,7 @@ TEST(IbverbsLoaderTest, BindsSoftverbsByVersion) {
   ASSERT_GE(n, 1);
   EXPECT_STREQ(api->get_device_name(list[0]), "softverbs0");
   api->free_device_list(list);
-  EXPECT_TRUE(Contains(api->StatusName(IBV_WC_REM_ACCESS_ERR), "IBV_WC_REM_ACCESS_ERR"));
+  EXPECT_TRUE(Contains(api->statusName(IBV_WC_REM_ACCESS_ERR), "IBV_WC_REM_ACCESS_ERR"));
 }
 
 TEST(IbverbsLoaderTest, SoftverbsIsAvailableWithAnActivePort) {

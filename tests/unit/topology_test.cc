@@ -129,8 +129,8 @@ class TwoSocketTest : public ::testing::Test {
     topo_ = LoadData("topo-2socket-nic-gpu.xml");
     ASSERT_NE(topo_, nullptr);
   }
-  Device Nic(const std::string& name) const { return *topo_->findNic(name); }
-  Device Gpu(const std::string& busid) const { return *topo_->findGpu(busid); }
+  PciDevice Nic(const std::string& name) const { return *topo_->findNic(name); }
+  PciDevice Gpu(const std::string& busid) const { return *topo_->findGpu(busid); }
 
   std::unique_ptr<Topology> topo_;
 };
@@ -148,7 +148,7 @@ TEST_F(TwoSocketTest, CpuSide) {
 }
 
 TEST_F(TwoSocketTest, ClassifiesNicsAndGpusButNotStorage) {
-  std::vector<Device> nics = topo_->nics();
+  std::vector<PciDevice> nics = topo_->nics();
   ASSERT_EQ(nics.size(), 2u);
   EXPECT_EQ(nics[0].name, "mlx5_0");
   EXPECT_EQ(nics[0].os_names, (std::vector<std::string>{"mlx5_0", "ib0"}));
@@ -160,7 +160,7 @@ TEST_F(TwoSocketTest, ClassifiesNicsAndGpusButNotStorage) {
   EXPECT_EQ(nics[1].numa_node, 1);
   EXPECT_EQ(nics[1].local_cpus, Cpus({4, 5, 6, 7}));
 
-  std::vector<Device> gpus = topo_->gpus();
+  std::vector<PciDevice> gpus = topo_->gpus();
   ASSERT_EQ(gpus.size(), 2u);
   EXPECT_EQ(gpus[0].name, "cuda0");  // found through its CUDA OS device
   EXPECT_EQ(gpus[0].pci_busid, "0000:83:00.0");
@@ -181,9 +181,9 @@ TEST_F(TwoSocketTest, FindsDevicesByBusIdAndName) {
 }
 
 TEST_F(TwoSocketTest, EachGpuGetsThePackageOneNic) {
-  Device nic1 = Nic("mlx5_1");
-  Device gpu_on_switch = Gpu("0000:83:00.0");
-  Device gpu_on_root_port = Gpu("0000:85:00.0");
+  PciDevice nic1 = Nic("mlx5_1");
+  PciDevice gpu_on_switch = Gpu("0000:83:00.0");
+  PciDevice gpu_on_root_port = Gpu("0000:85:00.0");
   EXPECT_EQ(topo_->nearestNic(gpu_on_switch)->name, "mlx5_1");
   EXPECT_EQ(topo_->nearestNic(gpu_on_root_port)->name, "mlx5_1");
   EXPECT_EQ(topo_->proximity(gpu_on_switch, nic1), Proximity::kPciSwitch);
@@ -202,7 +202,7 @@ TEST_F(TwoSocketTest, NearestNicToCores) {
 }
 
 TEST_F(TwoSocketTest, ProgressCpusetsStayWithinAffinity) {
-  Device gpu = Gpu("0000:83:00.0");
+  PciDevice gpu = Gpu("0000:83:00.0");
   EXPECT_EQ(topo_->progressCpuset(gpu, topo_->allCpus()), Cpus({4, 5, 6, 7}));
   EXPECT_EQ(topo_->progressCpuset(gpu, Cpus({2, 3, 5})), Cpus({5}));
   EXPECT_EQ(topo_->progressCpuset(gpu, Cpus({0, 1})), Cpus({0, 1}));  // none near: whole mask
@@ -242,7 +242,7 @@ TEST(SingleSocketTest, NoNicAndNoComputeGpu) {
 
   std::unique_ptr<Topology> other = LoadData("topo-2socket-nic-gpu.xml");
   ASSERT_NE(other, nullptr);
-  Device foreign_gpu = other->gpus()[0];
+  PciDevice foreign_gpu = other->gpus()[0];
   EXPECT_FALSE(topo->nearestNic(foreign_gpu).has_value());
 
   Placement p = topo->plan(std::nullopt, Cpus({1, 5}));
@@ -259,7 +259,7 @@ class TwoGpuTest : public ::testing::Test {
     topo_ = LoadData("topo-2socket-2gpu.xml");
     ASSERT_NE(topo_, nullptr);
   }
-  Device Gpu(const std::string& busid) const { return *topo_->findGpu(busid); }
+  PciDevice Gpu(const std::string& busid) const { return *topo_->findGpu(busid); }
   std::unique_ptr<Topology> topo_;
 };
 
@@ -277,7 +277,7 @@ TEST_F(TwoGpuTest, SeesTwoGpusAndThreeNics) {
 
 TEST_F(TwoGpuTest, TheNicOnTheGpusSwitchWinsOverOneOnItsHostBridge) {
   Proximity p = Proximity::kSystem;
-  std::optional<Device> nic = topo_->nearestNicAmong(Gpu("0000:03:00.0"), topo_->allCpus(), {}, &p);
+  std::optional<PciDevice> nic = topo_->nearestNicAmong(Gpu("0000:03:00.0"), topo_->allCpus(), {}, &p);
   ASSERT_TRUE(nic);
   EXPECT_EQ(nic->name, "mlx5_1");
   EXPECT_EQ(p, Proximity::kPciSwitch);
@@ -296,7 +296,7 @@ TEST_F(TwoGpuTest, TheNicOnTheGpusSwitchWinsOverOneOnItsHostBridge) {
 
 TEST_F(TwoGpuTest, WithoutACommonSwitchTheNumaNodeDecides) {
   Proximity p = Proximity::kSystem;
-  std::optional<Device> nic = topo_->nearestNicAmong(Gpu("0000:81:00.0"), topo_->allCpus(), {}, &p);
+  std::optional<PciDevice> nic = topo_->nearestNicAmong(Gpu("0000:81:00.0"), topo_->allCpus(), {}, &p);
   ASSERT_TRUE(nic);
   EXPECT_EQ(nic->name, "mlx5_2");
   EXPECT_EQ(p, Proximity::kNumaNode);

@@ -43,7 +43,7 @@ void ActivePortsOf(const VerbsApi& api, ibv_device* dev, const IbConfig& config,
   for (int p = 1; p <= nports; ++p) {
     if (!config.hcaAllows(name, p)) continue;
     ibv_port_attr pa{};
-    if (api.QueryPort(ctx, static_cast<uint8_t>(p), &pa) != 0) continue;
+    if (api.queryPort(ctx, static_cast<uint8_t>(p), &pa) != 0) continue;
     *seen += StrFormat(" %s:%d %s;", name, p, api.port_state_str(pa.state));
     if (pa.state == IBV_PORT_ACTIVE) out->push_back(PortRef{name, p});
   }
@@ -79,7 +79,7 @@ PortRef Nearest(const std::vector<PortRef>& ports) {
   const PortRef* best = &ports.front();
   std::optional<topo::Proximity> best_prox;
   for (const PortRef& p : ports) {
-    std::optional<topo::Device> nic = topology->findNic(p.name);
+    std::optional<topo::PciDevice> nic = topology->findNic(p.name);
     if (!nic) continue;
     topo::Proximity prox = topology->proximityToCpuset(*nic, cpus);
     if (best_prox && *best_prox <= prox) continue;
@@ -132,7 +132,7 @@ Status Device::openPort(const std::string& name, int port) {
   int err = errno;
   if (list != nullptr) api_->free_device_list(list);
   if (context_ == nullptr) return ErrnoError(err, "ibv_open_device(" + name + ")");
-  if (api_->QueryPort(context_, port_, &port_attr_) != 0) return ErrnoError(errno, "ibv_query_port(" + name + ")");
+  if (api_->queryPort(context_, port_, &port_attr_) != 0) return ErrnoError(errno, "ibv_query_port(" + name + ")");
   if (port_attr_.state != IBV_PORT_ACTIVE)
     return Unsupported("%s port %d went %s", name.c_str(), port, api_->port_state_str(port_attr_.state));
   pd_ = api_->alloc_pd(context_);

@@ -291,7 +291,7 @@ std::string Endpoint::pathFailure(const ibv_wc& wc, const char* doing) const {
                    "route to each other (COLL_IB_GID_INDEX, COLL_IB_ADDR_FAMILY, COLL_IB_ADDR_RANGE; a link-local "
                    "or RoCE v1 GID stays inside one L2 segment), the traffic class and the switches' PFC/ECN "
                    "settings (COLL_IB_TC), and the MTU on the path",
-                   self_, peer_, doing, peer_, api_->StatusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
+                   self_, peer_, doing, peer_, api_->statusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
                    device_->describe().c_str(), wc.vendor_err, config_.retry_cnt + 1, per_try_s, config_.timeout,
                    config_.retry_cnt, peer_, peer_);
 }
@@ -303,7 +303,7 @@ Status Endpoint::completionError(const ibv_wc& wc, const char* doing) const {
   bool gone = peer_closed_ || wc.status == IBV_WC_RETRY_EXC_ERR || wc.status == IBV_WC_REM_ABORT_ERR ||
               wc.status == IBV_WC_RESP_TIMEOUT_ERR;
   std::string text = StrFormat("%s rank %d failed: %s on QP 0x%x (peer QP 0x%x, %s, vendor error 0x%x)", doing, peer_,
-                               api_->StatusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
+                               api_->statusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
                                device_->describe().c_str(), wc.vendor_err);
   if (wc.status == IBV_WC_RETRY_EXC_ERR) text += "; the peer stopped acknowledging and closed its control connection";
   else if (peer_closed_) text += "; the peer closed its control connection";

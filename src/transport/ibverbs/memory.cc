@@ -53,7 +53,7 @@ Status RegisteredBuffer::Create(std::shared_ptr<Device> device, size_t bytes, un
   b->data_ = static_cast<char*>(std::aligned_alloc(kPage, rounded));
   if (b->data_ == nullptr) return SystemError("cannot allocate %zu bytes for the %s", rounded, what.c_str());
   std::memset(b->data_, 0, rounded);
-  b->mr_ = b->device_->api().RegMr(b->device_->pd(), b->data_, rounded, access);
+  b->mr_ = b->device_->api().regMr(b->device_->pd(), b->data_, rounded, access);
   if (b->mr_ == nullptr) {
     int err = errno;
     return SystemError("ibv_reg_mr of the %s (%zu bytes on %s) failed: %s (errno %d)%s", what.c_str(), rounded,

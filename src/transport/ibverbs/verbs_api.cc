@@ -120,7 +120,7 @@ Status LoadVerbs(const std::string& path, const VerbsApi** out) {
   return it->second.status;
 }
 
-int VerbsApi::QueryPort(ibv_context* context, uint8_t port, ibv_port_attr* attr) const {
+int VerbsApi::queryPort(ibv_context* context, uint8_t port, ibv_port_attr* attr) const {
   verbs_context* vctx = verbs_get_ctx(context);
   bool has_op = vctx != nullptr && vctx->sz >= sizeof(*vctx) - offsetof(verbs_context, query_port) &&
                 vctx->query_port != nullptr;
@@ -129,12 +129,12 @@ int VerbsApi::QueryPort(ibv_context* context, uint8_t port, ibv_port_attr* attr)
   return query_port_compat(context, port, reinterpret_cast<_compat_ibv_port_attr*>(attr));
 }
 
-ibv_mr* VerbsApi::RegMr(ibv_pd* pd, void* addr, size_t bytes, unsigned access) const {
+ibv_mr* VerbsApi::regMr(ibv_pd* pd, void* addr, size_t bytes, unsigned access) const {
   if (reg_mr_iova2 != nullptr) return reg_mr_iova2(pd, addr, bytes, reinterpret_cast<uintptr_t>(addr), access);
   return reg_mr(pd, addr, bytes, static_cast<int>(access));
 }
 
-std::string VerbsApi::StatusName(ibv_wc_status status) const {
+std::string VerbsApi::statusName(ibv_wc_status status) const {
   static const char* const kNames[] = {
       "IBV_WC_SUCCESS",        "IBV_WC_LOC_LEN_ERR",       "IBV_WC_LOC_QP_OP_ERR",    "IBV_WC_LOC_EEC_OP_ERR",
       "IBV_WC_LOC_PROT_ERR",   "IBV_WC_WR_FLUSH_ERR",      "IBV_WC_MW_BIND_ERR",      "IBV_WC_BAD_RESP_ERR",

@@ -23,7 +23,7 @@ struct VerbsApi {
   decltype(&::ibv_open_device) open_device;
   decltype(&::ibv_close_device) close_device;
   decltype(&::ibv_query_device) query_device;
-  decltype(&::ibv_query_port) query_port_compat;  // short struct: see QueryPort()
+  decltype(&::ibv_query_port) query_port_compat;  // short struct: see queryPort()
   decltype(&::ibv_query_gid) query_gid;
   decltype(&::ibv_query_pkey) query_pkey;
   decltype(&::ibv_alloc_pd) alloc_pd;
@@ -52,11 +52,11 @@ struct VerbsApi {
   decltype(&::_ibv_query_gid_table) query_gid_table = nullptr;  // optional, IBVERBS_1.11
 
   // ibv_query_port without the <infiniband/verbs.h> macro (which binds to libibverbs).
-  int QueryPort(ibv_context* context, uint8_t port, ibv_port_attr* attr) const;
+  int queryPort(ibv_context* context, uint8_t port, ibv_port_attr* attr) const;
   // ibv_reg_mr without the macro: iova2 when the library has it.
-  ibv_mr* RegMr(ibv_pd* pd, void* addr, size_t bytes, unsigned access) const;
+  ibv_mr* regMr(ibv_pd* pd, void* addr, size_t bytes, unsigned access) const;
   // "IBV_WC_REM_ACCESS_ERR (remote access error)"-style name of a completion status.
-  std::string StatusName(ibv_wc_status status) const;
+  std::string statusName(ibv_wc_status status) const;
 };
 
 // Loads `path` once per process (later calls return the same table or the same error) and
