@@ -97,6 +97,8 @@ int RunRank(coll_comm_t comm, int rank, int nranks) {
   return 0;
 }
 
+#endif
+
 // Loading the driver (a dlopen search of ~0.2 ms even when no driver exists) belongs to
 // coll_comm_init, not to the first collective: the first row of a benchmark must not pay it.
 int DriverAlreadyLoaded(coll_comm_t comm, int, int) {
@@ -110,8 +112,6 @@ int DriverAlreadyLoaded(coll_comm_t comm, int, int) {
   return 0;
 }
 
-#endif
-
 class CudaBuffersTest : public TransportRanksTest {};
 
 TEST_P(CudaBuffersTest, TheDriverIsLoadedByInitNotByTheFirstCollective) {
@@ -122,7 +122,7 @@ TEST_P(CudaBuffersTest, TheDriverIsLoadedByInitNotByTheFirstCollective) {
   EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
 }
 
-TEST_P(CudaBuffersTest, DeviceMemoryIsRefusedWithASentenceAndPinnedAndManagedWork) {
+TEST_P(CudaBuffersTest, DeviceMemoryMixedWithHostIsRefusedWithASentenceAndPinnedAndManagedWork) {
   COLL_REQUIRE_TRANSPORT(transport());
   RankOptions options = Options();
   options.env.push_back({"COLL_CUDA_LIB", COLL_TEST_FAKECUDA_LIB});

@@ -146,8 +146,9 @@ int RunCase(coll_comm_t comm, int rank, int nranks, Device& dev, Coll c, coll_dt
             0);
   const long copies_before = dev.fake.copies != nullptr ? dev.fake.copies() : 0;
   CCHECK_OK(Call(c, dsend, drecv, count, dtype, op, nranks, comm), comm) << what << " on device buffers";
-  if (dev.fake.copies != nullptr && count > 0 && (nranks > 1 || dsend != drecv))
+  if (dev.fake.copies != nullptr && count > 0 && (nranks > 1 || dsend != drecv)) {
     CCHECK(dev.fake.copies() > copies_before) << what << ": no cuMemcpy ran";
+  }
   std::vector<char> got(total);
   CCHECK_EQ(dev.fake.copy(reinterpret_cast<uintptr_t>(got.data()), reinterpret_cast<uintptr_t>(in_place ? dev.a : dev.b),
                           total),
