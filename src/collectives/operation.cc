@@ -112,11 +112,13 @@ Status Operation::start() {
   // peer's slot (a kind's operations reach host memory too), and the send link reads the
   // buffers themselves, or host staging when sends are staged.
   const char* kind = MemoryKindName(mem_->kind);
+  const LinkCaps caps = right_ != nullptr ? right_->caps() : LinkCaps{};
   auto reachable = [&](MemoryKind slot) { return slot == mem_->kind || slot == MemoryKind::kHost; };
   const MemoryKind source = staged_sends_ ? MemoryKind::kHost : mem_->kind;
-  if (right_ != nullptr && (!right_->acceptsSource(source) || !reachable(right_->slotMemory())))
+  if (right_ != nullptr && (!caps.accepts(source) || !reachable(caps.slot_memory)))
     return Unsupported("%s: the link to rank %d cannot take %s memory (its slots are %s memory)",
-                       DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(right_->slotMemory()));
+                       DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(caps.slot_memory));
+  writable_slot_ = caps.writable_slot;
   if (left_ != nullptr && !reachable(left_->slotMemory()))
     return Unsupported("%s: the link from rank %d delivers %s memory where %s memory was expected",
                        DescribeCall(d_).c_str(), left_->peer(), MemoryKindName(left_->slotMemory()), kind);
@@ -189,7 +191,7 @@ Status Operation::processChunk(const RecvChunk& chunk, bool* fused) {
   // Fused path: write the reduction straight into the peer's slot when the forward is next.
   *fused = !r.dst_needed && r.action == RecvAction::kReduce && r.forwarded_by >= 0 && right_ != nullptr &&
            send_.step == static_cast<size_t>(r.forwarded_by) && send_.chunk == recv_.chunk && right_->hasCredit() &&
-           right_->slot() != nullptr;
+           writable_slot_;
   if (*fused) out = static_cast<char*>(right_->slot());
   switch (r.action) {
     case RecvAction::kCopy:
@@ -236,8 +238,8 @@ Status Operation::pumpRecvs(bool* progressed) {
 // ago has left.
 Status Operation::postChunk(const char* src, size_t len, const ChunkMeta& meta) {
   if (!staged_sends_) return right_->postCopy(src, len, meta);
-  if (void* slot = right_->slot()) {
-    COLL_RETURN_IF_ERROR(mem_->copy(slot, src, len));
+  if (writable_slot_) {
+    COLL_RETURN_IF_ERROR(mem_->copy(right_->slot(), src, len));
     return right_->postSlot(len, meta);
   }
   const size_t nslots = static_cast<size_t>(comm_.config().nslots);
