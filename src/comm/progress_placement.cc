@@ -10,12 +10,18 @@
 
 namespace coll {
 
-// Says where it runs at COLL_DEBUG=INFO.
+// Says where it runs at COLL_DEBUG=INFO. The mask to respect is the one this thread
+// inherited from the thread that started it (the first poster): a process bound by
+// taskset, numactl or mpirun has it on every thread, and a caller that bound only its own
+// thread (sched_setaffinity) is respected too, whatever other threads of the process
+// (a runtime's, a sanitizer's) may use.
 void PlaceProgressThread(const Config& config, int rank) {
   std::unique_ptr<topo::Topology> topology;
   topo::Placement placement;
+  topo::CpuSet inherited;
   Status st = topo::Topology::Load(&topology);
-  if (st.ok()) st = topology->plan(std::nullopt, &placement);
+  if (st.ok()) st = topology->threadAffinity(&inherited);
+  if (st.ok()) placement = topology->plan(std::nullopt, inherited);
   if (!st.ok()) {
     COLL_WARN(rank, "progress thread left unbound: %s", st.message().c_str());
     return;

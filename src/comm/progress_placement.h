@@ -1,5 +1,6 @@
 // Where a communicator's progress thread runs: COLL_PROGRESS_CPUS, else the PUs the hwloc plan
-// chose (nearest the NIC), always within the process's CPU mask. Thread-safe.
+// chose (nearest the NIC), always within the CPU mask the thread inherited from the one that
+// started it (the process's mask when the process is bound). Thread-safe.
 #pragma once
 
 #include "base/config.h"
