@@ -13,9 +13,9 @@ double BusFactor(int nranks) { return static_cast<double>(nranks - 1) / nranks; 
 
 Layout MakeLayout(size_t elements, int nranks, int rank, int) {
   Layout layout;
-  layout.paramCount = layout.sendCount = elements / nranks;
-  layout.recvCount = layout.resultCount = layout.paramCount * nranks;
-  layout.sendInPlace = layout.paramCount * rank;
+  layout.param_count = layout.send_count = elements / nranks;
+  layout.recv_count = layout.result_count = layout.param_count * nranks;
+  layout.send_in_place = layout.param_count * rank;
   return layout;
 }
 
@@ -25,14 +25,14 @@ coll_status_t RunOurs(const CallArgs& a, coll_comm_t comm) {
 
 int RunMpi(const CallArgs& a, MPI_Datatype type, MPI_Op, MPI_Comm comm) {
   int count = static_cast<int>(a.count);
-  const void* send = a.inPlace ? MPI_IN_PLACE : a.send;
+  const void* send = a.in_place ? MPI_IN_PLACE : a.send;
   return MPI_Allgather(send, count, type, a.recv, count, type, comm);
 }
 
 double Input(const ValueContext& c, size_t i) { return coll::perf::PatternValue(c.rank, i); }
 
 double Expected(const ValueContext& c, size_t i) {
-  return coll::perf::PatternValue(static_cast<int>(i / c.paramCount), i % c.paramCount);
+  return coll::perf::PatternValue(static_cast<int>(i / c.param_count), i % c.param_count);
 }
 
 }  // namespace

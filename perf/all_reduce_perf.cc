@@ -16,7 +16,7 @@ double BusFactor(int nranks) { return 2.0 * (nranks - 1) / nranks; }
 
 Layout MakeLayout(size_t elements, int, int, int) {
   Layout layout;
-  layout.paramCount = layout.sendCount = layout.recvCount = layout.resultCount = elements;
+  layout.param_count = layout.send_count = layout.recv_count = layout.result_count = elements;
   return layout;
 }
 
@@ -25,7 +25,7 @@ coll_status_t RunOurs(const CallArgs& a, coll_comm_t comm) {
 }
 
 int RunMpi(const CallArgs& a, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
-  const void* send = a.inPlace ? MPI_IN_PLACE : a.send;
+  const void* send = a.in_place ? MPI_IN_PLACE : a.send;
   return MPI_Allreduce(send, a.recv, static_cast<int>(a.count), type, op, comm);
 }
 

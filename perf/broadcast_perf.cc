@@ -13,7 +13,7 @@ double BusFactor(int) { return 1.0; }
 
 Layout MakeLayout(size_t elements, int, int, int) {
   Layout layout;
-  layout.paramCount = layout.sendCount = layout.recvCount = layout.resultCount = elements;
+  layout.param_count = layout.send_count = layout.recv_count = layout.result_count = elements;
   return layout;
 }
 

@@ -13,8 +13,8 @@ double BusFactor(int) { return 1.0; }
 
 Layout MakeLayout(size_t elements, int, int rank, int root) {
   Layout layout;
-  layout.paramCount = layout.sendCount = layout.recvCount = elements;
-  layout.resultCount = rank == root ? elements : 0;
+  layout.param_count = layout.send_count = layout.recv_count = elements;
+  layout.result_count = rank == root ? elements : 0;
   return layout;
 }
 
@@ -26,7 +26,7 @@ coll_status_t RunOurs(const CallArgs& a, coll_comm_t comm) {
 int RunMpi(const CallArgs& a, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  const void* send = a.inPlace && rank == a.root ? MPI_IN_PLACE : a.send;
+  const void* send = a.in_place && rank == a.root ? MPI_IN_PLACE : a.send;
   return MPI_Reduce(send, a.recv, static_cast<int>(a.count), type, op, a.root, comm);
 }
 

@@ -13,9 +13,9 @@ double BusFactor(int nranks) { return static_cast<double>(nranks - 1) / nranks; 
 
 Layout MakeLayout(size_t elements, int nranks, int rank, int) {
   Layout layout;
-  layout.paramCount = layout.recvCount = layout.resultCount = elements / nranks;
-  layout.sendCount = layout.paramCount * nranks;
-  layout.recvInPlace = layout.paramCount * rank;
+  layout.param_count = layout.recv_count = layout.result_count = elements / nranks;
+  layout.send_count = layout.param_count * nranks;
+  layout.recv_in_place = layout.param_count * rank;
   return layout;
 }
 
@@ -27,7 +27,7 @@ coll_status_t RunOurs(const CallArgs& a, coll_comm_t comm) {
 // buffer: our in-place send pointer (offset 0).
 int RunMpi(const CallArgs& a, MPI_Datatype type, MPI_Op op, MPI_Comm comm) {
   int count = static_cast<int>(a.count);
-  if (a.inPlace)
+  if (a.in_place)
     return MPI_Reduce_scatter_block(MPI_IN_PLACE, const_cast<void*>(a.send), count, type, op, comm);
   return MPI_Reduce_scatter_block(a.send, a.recv, count, type, op, comm);
 }
@@ -37,7 +37,7 @@ double Input(const ValueContext& c, size_t i) {
 }
 
 double Expected(const ValueContext& c, size_t i) {
-  return coll::perf::ReductionResult(c.op, c.nranks, c.paramCount * c.rank + i);
+  return coll::perf::ReductionResult(c.op, c.nranks, c.param_count * c.rank + i);
 }
 
 }  // namespace

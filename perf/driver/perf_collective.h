@@ -13,14 +13,14 @@
 namespace coll::perf {
 
 // Element counts for one size, nccl-tests style. In place, one buffer of
-// max(sendCount, recvCount) elements holds both ends, at the given element offsets.
+// max(send_count, recv_count) elements holds both ends, at the given element offsets.
 struct Layout {
-  size_t paramCount = 0;   // the count argument given to both libraries
-  size_t sendCount = 0;    // elements in this rank's send buffer
-  size_t recvCount = 0;    // elements in this rank's receive buffer
-  size_t resultCount = 0;  // elements of recvCount this rank checks (0: no result here)
-  size_t sendInPlace = 0;  // in place: offset of the send pointer in the shared buffer
-  size_t recvInPlace = 0;  // in place: offset of the receive pointer
+  size_t param_count = 0;   // the count argument given to both libraries
+  size_t send_count = 0;    // elements in this rank's send buffer
+  size_t recv_count = 0;    // elements in this rank's receive buffer
+  size_t result_count = 0;  // elements of recv_count this rank checks (0: no result here)
+  size_t send_in_place = 0;  // in place: offset of the send pointer in the shared buffer
+  size_t recv_in_place = 0;  // in place: offset of the receive pointer
 };
 
 struct CallArgs {
@@ -30,7 +30,7 @@ struct CallArgs {
   coll_dtype_t type = COLL_FLOAT32;
   coll_op_t op = COLL_SUM;
   int root = 0;
-  bool inPlace = false;
+  bool in_place = false;
 };
 
 // Where the values come from: which op, which rank, which root.
@@ -39,20 +39,20 @@ struct ValueContext {
   int rank = 0;
   int nranks = 1;
   int root = 0;
-  size_t paramCount = 0;
+  size_t param_count = 0;
 };
 
 struct PerfCollective {
   const char* name;  // "all_reduce"
-  bool usesOp;
-  bool usesRoot;
-  bool isBarrier;            // one row, no data
-  bool mpiInputInReceive;    // MPI reads the input from the receive buffer (MPI_Bcast)
-  double (*busFactor)(int nranks);  // busbw = algbw * busFactor (nccl-tests PERFORMANCE.md)
+  bool uses_op;
+  bool uses_root;
+  bool is_barrier;            // one row, no data
+  bool mpi_input_in_receive;    // MPI reads the input from the receive buffer (MPI_Bcast)
+  double (*bus_factor)(int nranks);  // busbw = algbw * bus_factor (nccl-tests PERFORMANCE.md)
   Layout (*layout)(size_t elements, int nranks, int rank, int root);
-  coll_status_t (*runOurs)(const CallArgs& args, coll_comm_t comm);
+  coll_status_t (*run_ours)(const CallArgs& args, coll_comm_t comm);
   // MPI's equivalent; in place it gets our in-place pointers and maps them to MPI_IN_PLACE.
-  int (*runMpi)(const CallArgs& args, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
+  int (*run_mpi)(const CallArgs& args, MPI_Datatype type, MPI_Op op, MPI_Comm comm);
   double (*input)(const ValueContext& context, size_t index);
   double (*expected)(const ValueContext& context, size_t index);
 };

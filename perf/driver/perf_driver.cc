@@ -60,15 +60,15 @@ std::string JoinArgs(int argc, char** argv) {
 void PrintBanner(const ReportInfo& info, const PerfOptions& o) {
   std::printf("# libcollective %s_perf: %d ranks on %d hosts\n", info.collective, info.nranks,
               info.hosts);
-  std::printf("# minBytes %zu maxBytes %zu step: %zu%s iters %d warmup %d check %d compare %s\n",
-              o.minBytes, o.maxBytes, o.stepFactor > 1 ? static_cast<size_t>(o.stepFactor) : o.stepBytes,
-              o.stepFactor > 1 ? "(factor)" : "(bytes)", o.iters, o.warmup, o.check ? 1 : 0,
-              o.compareMpi ? "mpi" : "none");
+  std::printf("# min_bytes %zu max_bytes %zu step: %zu%s iters %d warmup %d check %d compare %s\n",
+              o.min_bytes, o.max_bytes, o.step_factor > 1 ? static_cast<size_t>(o.step_factor) : o.step_bytes,
+              o.step_factor > 1 ? "(factor)" : "(bytes)", o.iters, o.warmup, o.check ? 1 : 0,
+              o.compare_mpi ? "mpi" : "none");
 }
 
 // Returns false (after rank 0 printed why) when the options do not fit this job.
 bool Validate(const PerfOptions& o, const PerfCollective& c, int rank, int nranks) {
-  if (!c.usesRoot || o.root < nranks) return true;
+  if (!c.uses_root || o.root < nranks) return true;
   if (rank == 0) std::fprintf(stderr, "-r %d: there are only %d ranks\n", o.root, nranks);
   return false;
 }
@@ -76,12 +76,12 @@ bool Validate(const PerfOptions& o, const PerfCollective& c, int rank, int nrank
 std::vector<PerfRow> RunAll(const MeasureSetup& setup, const ReportInfo& info) {
   const PerfOptions& o = *setup.options;
   const PerfCollective& c = *setup.collective;
-  std::vector<size_t> sizes = c.isBarrier ? std::vector<size_t>{0} : SizesToScan(o);
-  std::vector<coll_dtype_t> types = c.isBarrier ? std::vector<coll_dtype_t>{COLL_UINT8} : o.types;
-  std::vector<coll_op_t> ops = c.usesOp ? o.ops : std::vector<coll_op_t>{COLL_SUM};
+  std::vector<size_t> sizes = c.is_barrier ? std::vector<size_t>{0} : SizesToScan(o);
+  std::vector<coll_dtype_t> types = c.is_barrier ? std::vector<coll_dtype_t>{COLL_UINT8} : o.types;
+  std::vector<coll_op_t> ops = c.uses_op ? o.ops : std::vector<coll_op_t>{COLL_SUM};
   std::vector<int> roots{-1};
-  if (c.usesRoot) roots = o.root >= 0 ? std::vector<int>{o.root} : std::vector<int>{};
-  for (int r = 0; c.usesRoot && o.root < 0 && r < setup.nranks; ++r) roots.push_back(r);
+  if (c.uses_root) roots = o.root >= 0 ? std::vector<int>{o.root} : std::vector<int>{};
+  for (int r = 0; c.uses_root && o.root < 0 && r < setup.nranks; ++r) roots.push_back(r);
   std::vector<PerfRow> rows;
   for (coll_dtype_t type : types) {
     for (coll_op_t op : ops) {
@@ -99,12 +99,12 @@ std::vector<PerfRow> RunAll(const MeasureSetup& setup, const ReportInfo& info) {
 int Finish(const ReportInfo& info, const PerfOptions& o, const std::vector<PerfRow>& rows,
            int rank) {
   size_t wrong = 0;
-  for (const PerfRow& row : rows) wrong += row.outOfPlace.wrong + row.inPlace.wrong;
+  for (const PerfRow& row : rows) wrong += row.out_of_place.wrong + row.in_place.wrong;
   int status = wrong == 0 ? 0 : 1;
   if (rank != 0) return status;
   PrintFooter(stdout, info, rows);
   std::string error;
-  if (!o.jsonPath.empty() && !WriteJson(o.jsonPath, info, rows, &error)) {
+  if (!o.json_path.empty() && !WriteJson(o.json_path, info, rows, &error)) {
     std::fprintf(stderr, "%s\n", error.c_str());
     status = 1;
   }
@@ -135,8 +135,8 @@ int RunPerf(int argc, char** argv, const PerfCollective& collective) {
                  coll_status_string(status), coll_comm_last_error(nullptr));
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  ReportInfo info{collective.name, collective.usesOp, collective.isBarrier, options.check,
-                  options.compareMpi, nranks, 1, command};
+  ReportInfo info{collective.name, collective.uses_op, collective.is_barrier, options.check,
+                  options.compare_mpi, nranks, 1, command};
   info.hosts = PrintRanks(rank, nranks);
   if (rank == 0) PrintBanner(info, options);
   if (rank == 0) PrintTableHeader(stdout, info);

@@ -80,124 +80,124 @@ double NowUs() {
 
 struct Variant {
   CallArgs args;
-  char* inputAt = nullptr;  // the input is copied here before a run; nullptr: it stays in send
-  const char* resultAt = nullptr;
+  char* input_at = nullptr;  // the input is copied here before a run; nullptr: it stays in send
+  const char* result_at = nullptr;
 };
 
 class RowMeasurer {
  public:
   RowMeasurer(const MeasureSetup& setup, size_t bytes, coll_dtype_t type, coll_op_t op, int root);
-  PerfRow Measure();
+  PerfRow measure();
 
  private:
-  Variant MakeVariant(bool inPlace, bool mpi);
-  void Prepare(const Variant& v);
-  void Call(const Variant& v, bool mpi);
-  double TimeVariant(const Variant& v, bool mpi, size_t* wrong);
-  void MeasureHalf(bool inPlace, VariantResult* result, std::string* algorithm);
-  void RecordOpInfo(std::string* algorithm);
+  Variant makeVariant(bool in_place, bool mpi);
+  void prepare(const Variant& v);
+  void call(const Variant& v, bool mpi);
+  double timeVariant(const Variant& v, bool mpi, size_t* wrong);
+  void measureHalf(bool in_place, VariantResult* result, std::string* algorithm);
+  void recordOpInfo(std::string* algorithm);
 
   const MeasureSetup& setup_;
   const PerfCollective& collective_;
   coll_dtype_t type_;
   coll_op_t op_;
   int root_;
-  size_t elementSize_;
+  size_t element_size_;
   Layout layout_;
   ValueContext context_;
-  size_t sendBytes_, recvBytes_;
+  size_t send_bytes_, recv_bytes_;
   Buffer send_, recv_, expected_;
-  bool hasMpi_ = false;
-  MPI_Datatype mpiType_ = MPI_DATATYPE_NULL;
-  MPI_Op mpiOp_ = MPI_OP_NULL;
+  bool has_mpi_ = false;
+  MPI_Datatype mpi_type_ = MPI_DATATYPE_NULL;
+  MPI_Op mpi_op_ = MPI_OP_NULL;
   PerfRow row_;
 };
 
 RowMeasurer::RowMeasurer(const MeasureSetup& setup, size_t bytes, coll_dtype_t type, coll_op_t op,
                          int root)
     : setup_(setup), collective_(*setup.collective), type_(type), op_(op), root_(root) {
-  elementSize_ = ElementSize(type);
-  int callRoot = root < 0 ? 0 : root;
-  layout_ = collective_.layout(bytes / elementSize_, setup.nranks, setup.rank, callRoot);
-  context_ = ValueContext{op, setup.rank, setup.nranks, callRoot, layout_.paramCount};
-  sendBytes_ = layout_.sendCount * elementSize_;
-  recvBytes_ = std::max(layout_.sendCount, layout_.recvCount) * elementSize_;
-  send_ = Allocate(sendBytes_);
-  recv_ = Allocate(recvBytes_);
-  for (size_t i = 0; i < layout_.sendCount; ++i)
+  element_size_ = ElementSize(type);
+  int call_root = root < 0 ? 0 : root;
+  layout_ = collective_.layout(bytes / element_size_, setup.nranks, setup.rank, call_root);
+  context_ = ValueContext{op, setup.rank, setup.nranks, call_root, layout_.param_count};
+  send_bytes_ = layout_.send_count * element_size_;
+  recv_bytes_ = std::max(layout_.send_count, layout_.recv_count) * element_size_;
+  send_ = Allocate(send_bytes_);
+  recv_ = Allocate(recv_bytes_);
+  for (size_t i = 0; i < layout_.send_count; ++i)
     StoreElement(type, send_.get(), i, collective_.input(context_, i));
   if (setup.options->check) {
-    expected_ = Allocate(layout_.resultCount * elementSize_);
-    for (size_t i = 0; i < layout_.resultCount; ++i)
+    expected_ = Allocate(layout_.result_count * element_size_);
+    for (size_t i = 0; i < layout_.result_count; ++i)
       StoreElement(type, expected_.get(), i, collective_.expected(context_, i));
   }
-  hasMpi_ = setup.options->compareMpi && collective_.runMpi != nullptr &&
-            layout_.recvCount <= static_cast<size_t>(INT_MAX) && MpiTypeOf(type, &mpiType_) &&
-            (!collective_.usesOp || MpiOpOf(op, &mpiOp_));
-  if (collective_.isBarrier) hasMpi_ = setup.options->compareMpi;
+  has_mpi_ = setup.options->compare_mpi && collective_.run_mpi != nullptr &&
+            layout_.recv_count <= static_cast<size_t>(INT_MAX) && MpiTypeOf(type, &mpi_type_) &&
+            (!collective_.uses_op || MpiOpOf(op, &mpi_op_));
+  if (collective_.is_barrier) has_mpi_ = setup.options->compare_mpi;
 }
 
-Variant RowMeasurer::MakeVariant(bool inPlace, bool mpi) {
+Variant RowMeasurer::makeVariant(bool in_place, bool mpi) {
   Variant v;
-  v.args = CallArgs{send_.get(), recv_.get(), layout_.paramCount, type_, op_, context_.root,
-                    inPlace};
-  v.resultAt = recv_.get();
-  if (inPlace) {
-    v.inputAt = recv_.get() + layout_.sendInPlace * elementSize_;
-    v.args.send = v.inputAt;
-    v.args.recv = recv_.get() + layout_.recvInPlace * elementSize_;
-    v.resultAt = static_cast<const char*>(v.args.recv);
-  } else if (mpi && collective_.mpiInputInReceive) {
-    v.inputAt = recv_.get();
+  v.args = CallArgs{send_.get(), recv_.get(), layout_.param_count, type_, op_, context_.root,
+                    in_place};
+  v.result_at = recv_.get();
+  if (in_place) {
+    v.input_at = recv_.get() + layout_.send_in_place * element_size_;
+    v.args.send = v.input_at;
+    v.args.recv = recv_.get() + layout_.recv_in_place * element_size_;
+    v.result_at = static_cast<const char*>(v.args.recv);
+  } else if (mpi && collective_.mpi_input_in_receive) {
+    v.input_at = recv_.get();
   }
   return v;
 }
 
-void RowMeasurer::Prepare(const Variant& v) {
-  if (setup_.options->check) std::memset(recv_.get(), kPoison, recvBytes_);
-  if (v.inputAt != nullptr && sendBytes_ > 0) std::memcpy(v.inputAt, send_.get(), sendBytes_);
+void RowMeasurer::prepare(const Variant& v) {
+  if (setup_.options->check) std::memset(recv_.get(), kPoison, recv_bytes_);
+  if (v.input_at != nullptr && send_bytes_ > 0) std::memcpy(v.input_at, send_.get(), send_bytes_);
 }
 
-void RowMeasurer::Call(const Variant& v, bool mpi) {
+void RowMeasurer::call(const Variant& v, bool mpi) {
   if (mpi) {
-    if (collective_.runMpi(v.args, mpiType_, mpiOp_, MPI_COMM_WORLD) == MPI_SUCCESS) return;
+    if (collective_.run_mpi(v.args, mpi_type_, mpi_op_, MPI_COMM_WORLD) == MPI_SUCCESS) return;
     std::fprintf(stderr, "rank %d: MPI %s failed\n", setup_.rank, collective_.name);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  coll_status_t status = collective_.runOurs(v.args, setup_.comm);
+  coll_status_t status = collective_.run_ours(v.args, setup_.comm);
   if (status == COLL_SUCCESS) return;
   std::fprintf(stderr, "rank %d: coll %s failed: %s: %s\n", setup_.rank, collective_.name,
                coll_status_string(status), coll_comm_last_error(setup_.comm));
   MPI_Abort(MPI_COMM_WORLD, 1);
 }
 
-double RowMeasurer::TimeVariant(const Variant& v, bool mpi, size_t* wrong) {
+double RowMeasurer::timeVariant(const Variant& v, bool mpi, size_t* wrong) {
   const PerfOptions& options = *setup_.options;
-  Prepare(v);
+  prepare(v);
   for (int i = 0; i < options.warmup; ++i) {
-    if (options.check) Prepare(v);
-    Call(v, mpi);
+    if (options.check) prepare(v);
+    call(v, mpi);
   }
   if (!options.check) {
     MPI_Barrier(MPI_COMM_WORLD);
     double start = NowUs();
-    for (int i = 0; i < options.iters; ++i) Call(v, mpi);
+    for (int i = 0; i < options.iters; ++i) call(v, mpi);
     return (NowUs() - start) / options.iters;
   }
   double total = 0;
   for (int i = 0; i < options.iters; ++i) {
-    Prepare(v);
+    prepare(v);
     MPI_Barrier(MPI_COMM_WORLD);
     double start = NowUs();
-    Call(v, mpi);
+    call(v, mpi);
     total += NowUs() - start;
-    if (!mpi && layout_.resultCount > 0)
-      *wrong += CountWrong(type_, v.resultAt, expected_.get(), layout_.resultCount);
+    if (!mpi && layout_.result_count > 0)
+      *wrong += CountWrong(type_, v.result_at, expected_.get(), layout_.result_count);
   }
   return total / options.iters;
 }
 
-void RowMeasurer::RecordOpInfo(std::string* algorithm) {
+void RowMeasurer::recordOpInfo(std::string* algorithm) {
   coll_op_info_t info = COLL_OP_INFO_INIT;
   if (coll_comm_last_op_info(setup_.comm, &info) != COLL_SUCCESS) {
     *algorithm = "?";
@@ -205,36 +205,36 @@ void RowMeasurer::RecordOpInfo(std::string* algorithm) {
   }
   *algorithm = info.algorithm != nullptr ? info.algorithm : "?";
   row_.transport = info.transport != nullptr ? info.transport : "?";
-  row_.chunkBytes = info.chunk_bytes;
+  row_.chunk_bytes = info.chunk_bytes;
 }
 
-void RowMeasurer::MeasureHalf(bool inPlace, VariantResult* result, std::string* algorithm) {
+void RowMeasurer::measureHalf(bool in_place, VariantResult* result, std::string* algorithm) {
   size_t wrong = 0;
-  double localUs = TimeVariant(MakeVariant(inPlace, false), false, &wrong);
-  RecordOpInfo(algorithm);
-  result->timeUs = MaxOverRanks(localUs);
+  double local_us = timeVariant(makeVariant(in_place, false), false, &wrong);
+  recordOpInfo(algorithm);
+  result->time_us = MaxOverRanks(local_us);
   result->wrong = SumOverRanks(wrong);
-  double factor = collective_.busFactor(setup_.nranks);
-  result->algBw = result->timeUs > 0 ? static_cast<double>(row_.bytes) / 1e3 / result->timeUs : 0;
-  result->busBw = result->algBw * factor;
-  result->hasMpi = hasMpi_;
-  if (!hasMpi_) return;
-  result->mpiTimeUs = MaxOverRanks(TimeVariant(MakeVariant(inPlace, true), true, &wrong));
-  double mpiAlgBw = result->mpiTimeUs > 0 ? static_cast<double>(row_.bytes) / 1e3 / result->mpiTimeUs : 0;
-  result->mpiBusBw = mpiAlgBw * factor;
+  double factor = collective_.bus_factor(setup_.nranks);
+  result->alg_bw = result->time_us > 0 ? static_cast<double>(row_.bytes) / 1e3 / result->time_us : 0;
+  result->bus_bw = result->alg_bw * factor;
+  result->has_mpi = has_mpi_;
+  if (!has_mpi_) return;
+  result->mpi_time_us = MaxOverRanks(timeVariant(makeVariant(in_place, true), true, &wrong));
+  double mpi_alg_bw = result->mpi_time_us > 0 ? static_cast<double>(row_.bytes) / 1e3 / result->mpi_time_us : 0;
+  result->mpi_bus_bw = mpi_alg_bw * factor;
 }
 
-PerfRow RowMeasurer::Measure() {
-  row_.bytes = std::max(layout_.sendCount, layout_.recvCount) * elementSize_;
-  row_.count = layout_.paramCount;
+PerfRow RowMeasurer::measure() {
+  row_.bytes = std::max(layout_.send_count, layout_.recv_count) * element_size_;
+  row_.count = layout_.param_count;
   row_.type = type_;
   row_.op = op_;
   row_.root = root_;
-  std::string outOfPlaceAlgorithm, inPlaceAlgorithm;
-  MeasureHalf(false, &row_.outOfPlace, &outOfPlaceAlgorithm);
-  MeasureHalf(true, &row_.inPlace, &inPlaceAlgorithm);
-  row_.algorithm = outOfPlaceAlgorithm;
-  if (inPlaceAlgorithm != outOfPlaceAlgorithm) row_.algorithm += "|" + inPlaceAlgorithm;
+  std::string out_of_place_algorithm, in_place_algorithm;
+  measureHalf(false, &row_.out_of_place, &out_of_place_algorithm);
+  measureHalf(true, &row_.in_place, &in_place_algorithm);
+  row_.algorithm = out_of_place_algorithm;
+  if (in_place_algorithm != out_of_place_algorithm) row_.algorithm += "|" + in_place_algorithm;
   return row_;
 }
 
@@ -243,7 +243,7 @@ PerfRow RowMeasurer::Measure() {
 PerfRow MeasureRow(const MeasureSetup& setup, size_t bytes, coll_dtype_t type, coll_op_t op,
                    int root) {
   RowMeasurer measurer(setup, bytes, type, op, root);
-  return measurer.Measure();
+  return measurer.measure();
 }
 
 }  // namespace coll::perf

@@ -85,18 +85,18 @@ bool ParseRoot(const char* text, int* root) {
 bool ApplyOption(int flag, const char* arg, PerfOptions* o) {
   int check = 0;
   switch (flag) {
-    case 'b': return ParseBytes(arg, &o->minBytes);
-    case 'e': return ParseBytes(arg, &o->maxBytes);
-    case 'i': o->stepFactor = 0; return ParseBytes(arg, &o->stepBytes);
-    case 'f': o->stepFactor = std::atof(arg); return o->stepFactor > 1;
+    case 'b': return ParseBytes(arg, &o->min_bytes);
+    case 'e': return ParseBytes(arg, &o->max_bytes);
+    case 'i': o->step_factor = 0; return ParseBytes(arg, &o->step_bytes);
+    case 'f': o->step_factor = std::atof(arg); return o->step_factor > 1;
     case 'n': return ParseInt(arg, 1, &o->iters);
     case 'w': return ParseInt(arg, 0, &o->warmup);
     case 'c': o->check = ParseInt(arg, 0, &check) && check != 0; return true;
     case 'd': return ParseTypes(arg, &o->types);
     case 'o': return ParseOps(arg, &o->ops);
     case 'r': return ParseRoot(arg, &o->root);
-    case 'C': o->compareMpi = std::strcmp(arg, "mpi") == 0; return o->compareMpi;
-    case 'J': o->jsonPath = arg; return !o->jsonPath.empty();
+    case 'C': o->compare_mpi = std::strcmp(arg, "mpi") == 0; return o->compare_mpi;
+    case 'J': o->json_path = arg; return !o->json_path.empty();
     default: return false;
   }
 }
@@ -127,8 +127,8 @@ bool ParseOptions(int argc, char** argv, PerfOptions* options, std::string* erro
     }
   }
   if (optind < argc) *error = std::string("unexpected argument ") + argv[optind];
-  if (options->maxBytes < options->minBytes) *error = "-e (maxbytes) is smaller than -b";
-  if (options->stepFactor <= 1 && options->stepBytes == 0) *error = "-i (stepbytes) is 0";
+  if (options->max_bytes < options->min_bytes) *error = "-e (maxbytes) is smaller than -b";
+  if (options->step_factor <= 1 && options->step_bytes == 0) *error = "-i (stepbytes) is 0";
   return error->empty();
 }
 
@@ -151,10 +151,10 @@ std::string UsageText(const char* program) {
 
 std::vector<size_t> SizesToScan(const PerfOptions& options) {
   std::vector<size_t> sizes;
-  for (size_t size = options.minBytes; size <= options.maxBytes;) {
+  for (size_t size = options.min_bytes; size <= options.max_bytes;) {
     sizes.push_back(size);
-    size_t next = options.stepFactor > 1 ? static_cast<size_t>(size * options.stepFactor)
-                                         : size + options.stepBytes;
+    size_t next = options.step_factor > 1 ? static_cast<size_t>(size * options.step_factor)
+                                         : size + options.step_bytes;
     size = next > size ? next : size + 1;
   }
   return sizes;

@@ -19,30 +19,30 @@ std::string Format(const char* fmt, double value) {
 std::string TimeText(double us) { return Format(us < 1e6 ? "%.2f" : "%.0f", us); }
 
 std::string RatioText(const VariantResult& v) {
-  return v.timeUs > 0 ? Format("%.2f", v.mpiTimeUs / v.timeUs) : "n/a";
+  return v.time_us > 0 ? Format("%.2f", v.mpi_time_us / v.time_us) : "n/a";
 }
 
 void PrintVariant(FILE* out, const ReportInfo& info, const VariantResult& v) {
   std::string wrong = info.check ? std::to_string(v.wrong) : "N/A";
-  std::fprintf(out, "  %9s %7.2f %7.2f %6s", TimeText(v.timeUs).c_str(), v.algBw, v.busBw,
+  std::fprintf(out, "  %9s %7.2f %7.2f %6s", TimeText(v.time_us).c_str(), v.alg_bw, v.bus_bw,
                wrong.c_str());
-  if (!info.compareMpi) return;
-  if (!v.hasMpi) {
+  if (!info.compare_mpi) return;
+  if (!v.has_mpi) {
     std::fprintf(out, " %9s %9s %6s", "n/a", "n/a", "n/a");
     return;
   }
-  std::fprintf(out, " %9s %9.2f %6s", TimeText(v.mpiTimeUs).c_str(), v.mpiBusBw,
+  std::fprintf(out, " %9s %9.2f %6s", TimeText(v.mpi_time_us).c_str(), v.mpi_bus_bw,
                RatioText(v).c_str());
 }
 
 void PrintVariantTitles(FILE* out, const ReportInfo& info, bool units) {
   if (units) {
     std::fprintf(out, "  %9s %7s %7s %6s", "(us)", "(GB/s)", "(GB/s)", "");
-    if (info.compareMpi) std::fprintf(out, " %9s %9s %6s", "(us)", "(GB/s)", "(x)");
+    if (info.compare_mpi) std::fprintf(out, " %9s %9s %6s", "(us)", "(GB/s)", "(x)");
     return;
   }
   std::fprintf(out, "  %9s %7s %7s %6s", "time", "algbw", "busbw", "#wrong");
-  if (info.compareMpi) std::fprintf(out, " %9s %9s %6s", "mpi_time", "mpi_busbw", "ratio");
+  if (info.compare_mpi) std::fprintf(out, " %9s %9s %6s", "mpi_time", "mpi_busbw", "ratio");
 }
 
 void JsonString(FILE* out, const char* key, const std::string& value) {
@@ -56,36 +56,36 @@ void JsonString(FILE* out, const char* key, const std::string& value) {
 
 void JsonVariant(FILE* out, const char* key, const ReportInfo& info, const VariantResult& v) {
   std::fprintf(out, "\"%s\": {\"time_us\": %.3f, \"algbw\": %.6g, \"busbw\": %.6g, ", key,
-               v.timeUs, v.algBw, v.busBw);
+               v.time_us, v.alg_bw, v.bus_bw);
   if (info.check) std::fprintf(out, "\"wrong\": %zu, ", v.wrong);
   else std::fputs("\"wrong\": null, ", out);
-  if (v.hasMpi)
+  if (v.has_mpi)
     std::fprintf(out, "\"mpi_time_us\": %.3f, \"mpi_busbw\": %.6g, \"ratio\": %.6g}",
-                 v.mpiTimeUs, v.mpiBusBw, v.timeUs > 0 ? v.mpiTimeUs / v.timeUs : 0.0);
+                 v.mpi_time_us, v.mpi_bus_bw, v.time_us > 0 ? v.mpi_time_us / v.time_us : 0.0);
   else
     std::fputs("\"mpi_time_us\": null, \"mpi_busbw\": null, \"ratio\": null}", out);
 }
 
 void JsonRow(FILE* out, const ReportInfo& info, const PerfRow& row) {
   std::fprintf(out, "    {\"size\": %zu, \"count\": %zu, ", row.bytes, row.count);
-  JsonString(out, "type", info.isBarrier ? "none" : TypeName(row.type));
+  JsonString(out, "type", info.is_barrier ? "none" : TypeName(row.type));
   std::fputs(", ", out);
-  JsonString(out, "redop", info.usesOp ? OpName(row.op) : "none");
+  JsonString(out, "redop", info.uses_op ? OpName(row.op) : "none");
   std::fprintf(out, ", \"root\": %d, ", row.root);
   JsonString(out, "algorithm", row.algorithm);
   std::fputs(", ", out);
   JsonString(out, "transport", row.transport);
-  std::fprintf(out, ", \"chunk_bytes\": %zu,\n     ", row.chunkBytes);
-  JsonVariant(out, "out_of_place", info, row.outOfPlace);
+  std::fprintf(out, ", \"chunk_bytes\": %zu,\n     ", row.chunk_bytes);
+  JsonVariant(out, "out_of_place", info, row.out_of_place);
   std::fputs(",\n     ", out);
-  JsonVariant(out, "in_place", info, row.inPlace);
+  JsonVariant(out, "in_place", info, row.in_place);
   std::fputs("}", out);
 }
 
 }  // namespace
 
 void PrintTableHeader(FILE* out, const ReportInfo& info) {
-  const char* pad = info.compareMpi ? "                           " : "   ";
+  const char* pad = info.compare_mpi ? "                           " : "   ";
   std::fprintf(out, "#\n# %54s %-20s%s%15s %-20s\n", "", "out-of-place", pad, "", "in-place");
   std::fprintf(out, "# %10s %12s %8s %6s %6s", "size", "count", "type", "redop", "root");
   PrintVariantTitles(out, info, false);
@@ -99,31 +99,31 @@ void PrintTableHeader(FILE* out, const ReportInfo& info) {
 
 void PrintRow(FILE* out, const ReportInfo& info, const PerfRow& row) {
   std::fprintf(out, "  %10zu %12zu %8s %6s %6d", row.bytes, row.count,
-               info.isBarrier ? "none" : TypeName(row.type), info.usesOp ? OpName(row.op) : "none",
+               info.is_barrier ? "none" : TypeName(row.type), info.uses_op ? OpName(row.op) : "none",
                row.root);
-  PrintVariant(out, info, row.outOfPlace);
-  PrintVariant(out, info, row.inPlace);
+  PrintVariant(out, info, row.out_of_place);
+  PrintVariant(out, info, row.in_place);
   std::fprintf(out, "  %-22s %-9s %10zu\n", row.algorithm.c_str(), row.transport.c_str(),
-               row.chunkBytes);
+               row.chunk_bytes);
   std::fflush(out);
 }
 
 void PrintFooter(FILE* out, const ReportInfo& info, const std::vector<PerfRow>& rows) {
   size_t wrong = 0;
-  double busBw = 0, mpiBusBw = 0;
-  int mpiRows = 0;
+  double bus_bw = 0, mpi_bus_bw = 0;
+  int mpi_rows = 0;
   for (const PerfRow& row : rows) {
-    wrong += row.outOfPlace.wrong + row.inPlace.wrong;
-    busBw += (row.outOfPlace.busBw + row.inPlace.busBw) / 2;
-    if (!row.outOfPlace.hasMpi) continue;
-    mpiBusBw += (row.outOfPlace.mpiBusBw + row.inPlace.mpiBusBw) / 2;
-    ++mpiRows;
+    wrong += row.out_of_place.wrong + row.in_place.wrong;
+    bus_bw += (row.out_of_place.bus_bw + row.in_place.bus_bw) / 2;
+    if (!row.out_of_place.has_mpi) continue;
+    mpi_bus_bw += (row.out_of_place.mpi_bus_bw + row.in_place.mpi_bus_bw) / 2;
+    ++mpi_rows;
   }
   std::fprintf(out, "# #wrong total         : %zu %s\n", wrong,
                !info.check ? "(not checked)" : wrong == 0 ? "OK" : "FAILED");
   std::fprintf(out, "# Avg bus bandwidth    : %.4g GB/s\n",
-               rows.empty() ? 0.0 : busBw / static_cast<double>(rows.size()));
-  if (mpiRows > 0) std::fprintf(out, "# Avg MPI bus bandwidth: %.4g GB/s\n", mpiBusBw / mpiRows);
+               rows.empty() ? 0.0 : bus_bw / static_cast<double>(rows.size()));
+  if (mpi_rows > 0) std::fprintf(out, "# Avg MPI bus bandwidth: %.4g GB/s\n", mpi_bus_bw / mpi_rows);
   std::fputs("#\n", out);
 }
 
@@ -138,7 +138,7 @@ bool WriteJson(const std::string& path, const ReportInfo& info, const std::vecto
                info.nranks, info.hosts);
   JsonString(out, "command", info.command);
   std::fprintf(out, ", \"compare\": %s, \"check\": %s,\n  \"rows\": [\n",
-               info.compareMpi ? "\"mpi\"" : "null", info.check ? "true" : "false");
+               info.compare_mpi ? "\"mpi\"" : "null", info.check ? "true" : "false");
   for (size_t i = 0; i < rows.size(); ++i) {
     JsonRow(out, info, rows[i]);
     std::fputs(i + 1 < rows.size() ? ",\n" : "\n", out);

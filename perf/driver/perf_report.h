@@ -12,13 +12,13 @@
 namespace coll::perf {
 
 struct VariantResult {  // out-of-place or in-place
-  double timeUs = 0;
-  double algBw = 0;  // GB/s, GB = 1e9
-  double busBw = 0;
+  double time_us = 0;
+  double alg_bw = 0;  // GB/s, GB = 1e9
+  double bus_bw = 0;
   size_t wrong = 0;
-  bool hasMpi = false;  // false: no comparison, or no MPI equivalent (fp16, bf16, avg)
-  double mpiTimeUs = 0;
-  double mpiBusBw = 0;
+  bool has_mpi = false;  // false: no comparison, or no MPI equivalent (fp16, bf16, avg)
+  double mpi_time_us = 0;
+  double mpi_bus_bw = 0;
 };
 
 struct PerfRow {
@@ -27,19 +27,19 @@ struct PerfRow {
   coll_dtype_t type = COLL_FLOAT32;
   coll_op_t op = COLL_SUM;
   int root = -1;
-  VariantResult outOfPlace;
-  VariantResult inPlace;
+  VariantResult out_of_place;
+  VariantResult in_place;
   std::string algorithm;  // from coll_comm_last_op_info; "a|b" when in place differed
   std::string transport;
-  size_t chunkBytes = 0;
+  size_t chunk_bytes = 0;
 };
 
 struct ReportInfo {
   const char* collective = "";  // "all_reduce"
-  bool usesOp = false;
-  bool isBarrier = false;
+  bool uses_op = false;
+  bool is_barrier = false;
   bool check = true;
-  bool compareMpi = false;
+  bool compare_mpi = false;
   int nranks = 1;
   int hosts = 1;
   std::string command;

@@ -245,6 +245,9 @@ coll_status_t CheckRequest(const char* fn, coll_request_t* request) {
 }
 
 Status InitComm(coll_comm_t* out, int nranks, int rank, const UniqueId& id, Fd parked, const Config& config) {
+  // Every collective classifies its buffers through the CUDA driver; loading it (or finding
+  // there is none: a dlopen search of ~0.2 ms) is part of init, so the first call does not pay it.
+  cuda::CudaDriverOnce();
   std::unique_ptr<Communicator> impl;
   COLL_RETURN_IF_ERROR(Communicator::Create(nranks, rank, id, std::move(parked), config, &impl));
   auto queue = std::make_unique<OperationQueue>(*impl);

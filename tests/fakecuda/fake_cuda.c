@@ -47,6 +47,9 @@ FAKECUDA_API void fakecuda_set_results(int init_result, int pointer_result, int 
   g_devices = devices;
 }
 
+/* Whether cuInit(0) has succeeded in this process (the library loaded the "driver"). */
+FAKECUDA_API int fakecuda_initialised(void) { return g_initialised; }
+
 FAKECUDA_API int cuInit(unsigned flags) {
   if (flags != 0) return 1; /* CUDA_ERROR_INVALID_VALUE */
   if (g_init_result == 0) g_initialised = 1;
