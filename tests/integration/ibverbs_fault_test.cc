@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -218,6 +219,24 @@ TEST_F(IbverbsFaultTest, QpErrorWhileThePeersLiveFailsEveryRank) {
   for (int r : {0, 2}) EXPECT_NE(std::strstr(board[0].message[r], "rank 1"), nullptr) << Describe(board[0], n);
 }
 
+// Rank 1's port goes down mid-run: its work requests would retry for half a minute
+// (COLL_IB_TIMEOUT=20, longer than this test's COLL_TIMEOUT_MS), but the port's asynchronous
+// event fails rank 1 at once, with a sentence, and the others follow it.
+TEST_F(IbverbsFaultTest, PortDownFailsEveryRankAtOnce) {
+  COLL_REQUIRE_SOFTVERBS();
+  const int n = 3;
+  SharedArray<Board> board(1);
+  RankOptions options = FaultOptions(n, FabricName());
+  options.rank_env = VictimEnv(1, "SOFTVERBS_FAULT_PORT_DOWN_AFTER", "2000");
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  EXPECT_TRUE(AllIterating(board[0], n, 2)) << "the fault struck before the ranks ran\n" << Describe(board[0], n);
+  EXPECT_TRUE(ExpectCleanErrors(board[0], {0, 1, 2}, "went down (IBV_EVENT_PORT_ERR)", n)) << Describe(board[0], n);
+  EXPECT_EQ(board[0].status[1], COLL_ERR_SYSTEM) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "softverbs0:1 went down (IBV_EVENT_PORT_ERR)"), nullptr)
+      << Describe(board[0], n);
+}
+
 TEST_F(IbverbsFaultTest, RegMrFailingAfterTheFirstRegistrationFailsEveryRank) {
   COLL_REQUIRE_SOFTVERBS();
   const int n = 3;
@@ -264,6 +283,116 @@ TEST_F(IbverbsFaultTest, RandomDelaysChangeNoResult) {
       return 0;
     });
     EXPECT_TRUE(result.AllSucceeded()) << "SOFTVERBS_SEED=" << seed << "\n" << result.Describe();
+  }
+}
+
+// RoCE (softverbs' Ethernet port, or rxe in tests/rxe/run): each rank in its own L2 segment
+// (softverbs; one segment on rxe). The automatic GID routes between them: allreduce works.
+// A forced link-local GID does not: every rank fails, and the requester names the RDMA path
+// between the two ranks instead of calling the live peer lost.
+EnvList RoceRank(int rank) { return {{"SOFTVERBS_L2_SEGMENT", std::to_string(rank + 1)}}; }
+
+RankOptions RoceOptions(int nranks) {
+  RankOptions options = FaultOptions(nranks, FabricName());
+  options.env.push_back({"SOFTVERBS_LINK_LAYER", std::string("ethernet")});
+  options.rank_env = RoceRank;
+  return options;
+}
+
+// Where rank `rank` of the test run by process `parent` logs (stderr goes to a file).
+std::string LogPath(pid_t parent, int rank) {
+  return "/tmp/coll-ibroce-" + std::to_string(parent) + "-" + std::to_string(rank);
+}
+
+// The "ibverbs: using ..." line that rank's COLL_DEBUG=INFO log printed; removes the log.
+std::string UsingLine(int rank, pid_t parent) {
+  std::string path = LogPath(parent, rank);
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return "(no log " + path + ")";
+  std::string found;
+  char line[2048];
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (found.empty() && std::strstr(line, "ibverbs: using ") != nullptr) found = line;
+  std::fclose(f);
+  std::remove(path.c_str());
+  return found;
+}
+
+TEST_F(IbverbsFaultTest, RoceAutomaticGidRoutesAndIsNeverLinkLocal) {
+  const int n = 2;
+  RankOptions options = RoceOptions(n);
+  options.env.push_back({"COLL_DEBUG", std::string("INFO")});
+  const pid_t parent = getpid();
+  GroupResult result = RunRanks(options, [parent](int rank, int nranks) {
+    CCHECK(std::freopen(LogPath(parent, rank).c_str(), "w", stderr) != nullptr) << LogPath(parent, rank);
+    coll_comm_t comm = nullptr;
+    CCHECK_OK(coll_comm_init_env(&comm), nullptr);
+    std::vector<float> buf(100000, static_cast<float>(rank + 1));
+    CCHECK_OK(coll_allreduce(buf.data(), buf.data(), buf.size(), COLL_FLOAT32, COLL_SUM, comm), comm);
+    for (float v : buf) CCHECK(v == static_cast<float>(nranks * (nranks + 1) / 2)) << v;
+    CCHECK_OK(coll_comm_destroy(comm), nullptr);
+    return 0;
+  });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  for (int r = 0; r < n; ++r) {
+    std::string line = UsingLine(r, parent);
+    EXPECT_NE(line.find("(RoCE, GID index "), std::string::npos) << line;
+    EXPECT_NE(line.find(" RoCE v2, MTU"), std::string::npos) << line;
+    EXPECT_EQ(line.find("fe80:"), std::string::npos) << line;
+  }
+}
+
+TEST_F(IbverbsFaultTest, RoceLinkLocalGidAcrossL2SegmentsIsAPathFailure) {
+  COLL_REQUIRE_SOFTVERBS();
+  const int n = 3;
+  SharedArray<Board> board(1);
+  RankOptions options = RoceOptions(n);
+  options.env.push_back({"COLL_IB_GID_INDEX", std::string("1")});  // fe80:: RoCE v2
+  options.env.push_back({"COLL_IB_TIMEOUT", std::string("8")});    // gives up after 8 x 1 ms
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  EXPECT_TRUE(ExpectCleanErrors(board[0], {0, 1, 2}, "the RDMA path from rank ", n)) << Describe(board[0], n);
+  bool named = false;
+  for (int r = 0; r < n; ++r) {
+    EXPECT_FALSE(board[0].init_failed[r]) << Describe(board[0], n);
+    named = named || (board[0].status[r] == COLL_ERR_SYSTEM && std::strstr(board[0].message[r], "IBV_WC_RETRY_EXC_ERR") &&
+                      std::strstr(board[0].message[r], "control connection is still open"));
+  }
+  EXPECT_TRUE(named) << Describe(board[0], n);
+}
+
+// An empty GID table entry (rxe has 1024 entries, most empty) forced with COLL_IB_GID_INDEX is
+// refused at init with a sentence, on every rank, before any queue pair is connected.
+int EmptyGidIndex() {
+  if (!RealVerbsLibrary().empty()) {
+    for (int i = 0; i < 64; ++i) {
+      FILE* f = std::fopen(("/sys/class/infiniband/rxe0/ports/1/gids/" + std::to_string(i)).c_str(), "r");
+      if (f == nullptr) return -1;
+      char text[64] = {};
+      bool got = std::fgets(text, sizeof text, f) != nullptr;
+      std::fclose(f);
+      if (got && std::strncmp(text, "0000:0000:0000:0000:0000:0000:0000:0000", 39) == 0) return i;
+    }
+    return -1;
+  }
+  return 12;  // softverbs' RoCE port: entries 8-15 are empty
+}
+
+TEST_F(IbverbsFaultTest, ForcedEmptyGidIndexIsRefusedAtInit) {
+  const int index = EmptyGidIndex();
+  if (index < 0) GTEST_SKIP() << "no empty GID entry found under /sys/class/infiniband/rxe0/ports/1/gids";
+  const int n = 2;
+  SharedArray<Board> board(1);
+  RankOptions options = RoceOptions(n);
+  options.env.push_back({"COLL_IB_GID_INDEX", std::to_string(index)});
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  std::string want = "COLL_IB_GID_INDEX=" + std::to_string(index) + ": entry " + std::to_string(index) + " of ";
+  for (int r = 0; r < n; ++r) {
+    EXPECT_TRUE(board[0].init_failed[r]) << Describe(board[0], n);
+    EXPECT_EQ(board[0].status[r], COLL_ERR_INVALID_ARGUMENT) << Describe(board[0], n);
+    EXPECT_NE(std::strstr(board[0].message[r], want.c_str()), nullptr) << Describe(board[0], n);
+    EXPECT_NE(std::strstr(board[0].message[r], "GID table is empty"), nullptr) << Describe(board[0], n);
   }
 }
 

@@ -133,6 +133,29 @@ SV_EXPORT ibv_cq* ibv_create_cq(ibv_context* context, int cqe, void* cq_context,
   return &cq->cq;
 }
 
+namespace softverbs {
+
+void DropAsyncEvents(SoftContext* ctx, const void* object) {
+  std::lock_guard<std::mutex> lock(ctx->mu);
+  auto names = [object](const ibv_async_event& e) {
+    switch (e.event_type) {
+      case IBV_EVENT_CQ_ERR: return e.element.cq == object;
+      case IBV_EVENT_QP_FATAL:
+      case IBV_EVENT_QP_REQ_ERR:
+      case IBV_EVENT_QP_ACCESS_ERR:
+      case IBV_EVENT_COMM_EST:
+      case IBV_EVENT_SQ_DRAINED:
+      case IBV_EVENT_PATH_MIG:
+      case IBV_EVENT_PATH_MIG_ERR:
+      case IBV_EVENT_QP_LAST_WQE_REACHED: return e.element.qp == object;
+      default: return false;
+    }
+  };
+  ctx->events.erase(std::remove_if(ctx->events.begin(), ctx->events.end(), names), ctx->events.end());
+}
+
+}  // namespace softverbs
+
 SV_EXPORT int ibv_destroy_cq(ibv_cq* cq_in) {
   SoftCq* cq = SoftCq::From(cq_in);
   if (cq->qp_refs.load() != 0) return EBUSY;
@@ -141,6 +164,7 @@ SV_EXPORT int ibv_destroy_cq(ibv_cq* cq_in) {
     auto& cqs = cq->ctx->cqs;
     cqs.erase(std::remove(cqs.begin(), cqs.end(), cq), cqs.end());
   }
+  DropAsyncEvents(cq->ctx, cq_in);
   {
     FabricGuard guard(cq->ctx->fabric);
     CqEntry& entry = cq->ctx->fabric->shm().cqs[cq->index];

@@ -38,20 +38,22 @@ int QueryPortFull(ibv_context* context, uint8_t port_num, ibv_port_attr* attr) {
   if (port_num != 1) return EINVAL;
   SoftContext* ctx = SoftContext::From(context);
   memset(attr, 0, sizeof(*attr));
-  bool down = ctx->config.port_down;
+  bool down = ctx->PortDown();
+  bool roce = ctx->config.roce;
   attr->state = down ? IBV_PORT_DOWN : IBV_PORT_ACTIVE;
   attr->max_mtu = IBV_MTU_4096;
-  attr->active_mtu = IBV_MTU_4096;
-  attr->gid_tbl_len = kGidCount;
-  attr->max_msg_sz = kMaxMsgSize;
-  attr->pkey_tbl_len = 1;
-  attr->lid = uint16_t(ctx->fabric->lid());
+  attr->active_mtu = roce ? IBV_MTU_1024 : IBV_MTU_4096;  // RoCE: as rxe on a 1500-byte netdev
+  attr->gid_tbl_len = roce ? kGidCount : kIbGidCount;
+  attr->max_msg_sz = roce ? kRoceMaxMsgSize : kMaxMsgSize;
+  attr->pkey_tbl_len = uint16_t(ctx->config.pkeys.size());
+  attr->flags = ctx->config.grh_required ? IBV_QPF_GRH_REQUIRED : 0;
+  attr->lid = roce ? 0 : uint16_t(ctx->fabric->lid());  // RoCE addresses by GID only
   attr->sm_lid = 1;
   attr->max_vl_num = 1;
   attr->active_width = 2;   // 4x
   attr->active_speed = 32;  // EDR
   attr->phys_state = down ? 3 : 5;  // Disabled : LinkUp
-  attr->link_layer = IBV_LINK_LAYER_INFINIBAND;
+  attr->link_layer = roce ? IBV_LINK_LAYER_ETHERNET : IBV_LINK_LAYER_INFINIBAND;
   return 0;
 }
 
@@ -60,6 +62,23 @@ int QueryPortEx(ibv_context* context, uint8_t port_num, ibv_port_attr* attr, siz
   int rc = QueryPortFull(context, port_num, &full);
   if (rc == 0) memcpy(attr, &full, len < sizeof(full) ? len : sizeof(full));
   return rc;
+}
+
+uint32_t GidTableLength(SoftContext* ctx) { return ctx->config.roce ? kGidCount : kIbGidCount; }
+
+// False for an empty (all-zero) entry.
+bool FillGidEntry(SoftContext* ctx, uint32_t index, ibv_gid_entry* entry) {
+  static const uint8_t kZero[16] = {};
+  FabricGuard guard(ctx->fabric);
+  const NodeEntry& node = ctx->fabric->shm().nodes[ctx->fabric->node()];
+  if (memcmp(node.gid[index], kZero, 16) == 0) return false;
+  memset(entry, 0, sizeof(*entry));
+  memcpy(entry->gid.raw, node.gid[index], 16);
+  entry->gid_index = index;
+  entry->port_num = 1;
+  entry->gid_type = node.gid_type[index];
+  entry->ndev_ifindex = node.gid_ifindex[index];
+  return true;
 }
 
 void InstallOps(SoftContext* ctx, ibv_device* device) {
@@ -121,6 +140,7 @@ SV_EXPORT ibv_context* ibv_open_device(ibv_device* device) {
   }
   // Let peers of any ancestry move data into this process (process_vm_writev) under Yama.
   prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+  ctx->fabric->SetPortModel(ctx->config.roce, ctx->config.l2_segment, ctx->config.subnet_prefix);
   ArmResponderFaults(ctx->fabric, ctx->config);
   InstallOps(ctx, device);
   ctx->rng.seed(ctx->config.seed * 0x9e3779b97f4a7c15ull + ctx->fabric->lid());
@@ -185,21 +205,47 @@ SV_EXPORT int(ibv_query_port)(ibv_context* context, uint8_t port_num,
 }
 
 SV_EXPORT int ibv_query_gid(ibv_context* context, uint8_t port_num, int index, ibv_gid* gid) {
-  if (port_num != 1 || index < 0 || index >= int(kGidCount)) {
+  SoftContext* ctx = SoftContext::From(context);
+  if (port_num != 1 || index < 0 || index >= int(GidTableLength(ctx))) {
     errno = EINVAL;
     return -1;
   }
-  SoftContext* ctx = SoftContext::From(context);
   memcpy(gid->raw, ctx->fabric->shm().nodes[ctx->fabric->node()].gid[index], 16);
   return 0;
 }
 
-SV_EXPORT int ibv_query_pkey(ibv_context*, uint8_t port_num, int index, __be16* pkey) {
-  if (port_num != 1 || index != 0) {
+// As rdma-core: 0, EINVAL for a bad port or index or flags, ENODATA for an empty entry.
+SV_EXPORT int _ibv_query_gid_ex(ibv_context* context, uint32_t port_num, uint32_t gid_index,
+                                ibv_gid_entry* entry, uint32_t flags, size_t entry_size) {
+  SoftContext* ctx = SoftContext::From(context);
+  if (port_num != 1 || gid_index >= GidTableLength(ctx) || flags != 0 || entry_size < sizeof(*entry))
+    return EINVAL;
+  if (!FillGidEntry(ctx, gid_index, entry)) return ENODATA;
+  return 0;
+}
+
+// Every non-empty entry of every port, as rdma-core; the count or a negative errno.
+SV_EXPORT ssize_t _ibv_query_gid_table(ibv_context* context, ibv_gid_entry* entries,
+                                       size_t max_entries, uint32_t flags, size_t entry_size) {
+  SoftContext* ctx = SoftContext::From(context);
+  if (flags != 0 || entry_size < sizeof(*entries)) return -EINVAL;
+  size_t n = 0;
+  for (uint32_t i = 0; i < GidTableLength(ctx); ++i) {
+    ibv_gid_entry e;
+    if (!FillGidEntry(ctx, i, &e)) continue;
+    if (n == max_entries) return -EINVAL;
+    entries[n++] = e;
+  }
+  return ssize_t(n);
+}
+
+SV_EXPORT int ibv_query_pkey(ibv_context* context, uint8_t port_num, int index, __be16* pkey) {
+  SoftContext* ctx = SoftContext::From(context);
+  if (port_num != 1 || index < 0 || size_t(index) >= ctx->config.pkeys.size()) {
     errno = EINVAL;
     return -1;
   }
-  *pkey = htobe16(0xffff);
+  *pkey = htobe16(ctx->config.pkeys[size_t(index)]);
   return 0;
 }
 

@@ -34,6 +34,7 @@ const std::vector<std::pair<const char*, const char*>>& Symbols() {
       {"ibv_event_type_str", "IBVERBS_1.1"},   {"ibv_port_state_str", "IBVERBS_1.1"},
       {"ibv_create_comp_channel", "IBVERBS_1.0"}, {"ibv_destroy_comp_channel", "IBVERBS_1.0"},
       {"ibv_reg_mr_iova", "IBVERBS_1.7"},      {"ibv_reg_mr_iova2", "IBVERBS_1.8"},
+      {"_ibv_query_gid_ex", "IBVERBS_1.11"},   {"_ibv_query_gid_table", "IBVERBS_1.11"},
       {"ibv_is_fork_initialized", "IBVERBS_1.13"}};
   return kSymbols;
 }

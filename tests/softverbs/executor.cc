@@ -73,27 +73,57 @@ bool GatherLocal(Exec& x) {
   return true;
 }
 
-bool GidKnown(const NodeEntry& node, const uint8_t* gid) {
+// The index of `gid` in the node's table, or -1.
+int FindGid(const NodeEntry& node, const uint8_t* gid) {
+  static const uint8_t kZero[16] = {};
+  if (memcmp(gid, kZero, 16) == 0) return -1;
   for (uint32_t i = 0; i < kGidCount; ++i) {
-    if (memcmp(node.gid[i], gid, 16) == 0) return true;
+    if (memcmp(node.gid[i], gid, 16) == 0) return int(i);
   }
-  return false;
+  return -1;
+}
+
+bool LinkLocal(const uint8_t* gid) { return gid[0] == 0xfe && (gid[1] & 0xc0) == 0x80; }
+
+// RoCE: packets go by GID. A RoCE v1 frame or a link-local address stays in its L2 segment,
+// and the receiver takes a packet only on an entry of the type the sender used.
+const char* RoceUnreachable(const Exec& x, const NodeEntry& me, const NodeEntry& peer_node,
+                            const QpEntry& peer) {
+  uint32_t type = me.gid_type[x.me.sgid_index];
+  bool typed = false;  // the peer has dgid as an entry of our type
+  for (uint32_t i = 0; i < kGidCount; ++i)
+    typed |= memcmp(peer_node.gid[i], x.me.dgid, 16) == 0 && peer_node.gid_type[i] == type;
+  if (!typed) return "grh.dgid has no entry of the sgid's type at the peer (RoCE v1 vs v2)";
+  bool local_only = type == IBV_GID_TYPE_ROCE_V1 || LinkLocal(x.me.dgid) || LinkLocal(me.gid[x.me.sgid_index]);
+  if (local_only && me.l2_segment != peer_node.l2_segment)
+    return "RoCE v1 or link-local GID does not route between L2 segments";
+  if (FindGid(me, peer.dgid) < 0) return "peer QP's dgid is not one of our GIDs";
+  return nullptr;
 }
 
 // Why a packet from this QP would not reach a responder that accepts it, or nullptr.
 const char* Unreachable(Exec& x) {
-  if (x.qp->ctx->config.port_down) return "port is down";
+  if (x.qp->ctx->PortDown()) return "port is down";
   uint32_t index = x.me.dest_qpn & (kMaxQps - 1);
   QpEntry& peer = x.shm.qps[index];
   if (!peer.in_use || peer.qpn != x.me.dest_qpn) return "no QP with dest_qp_num";
   const NodeEntry& node = x.shm.nodes[peer.node];
-  if (!node.in_use || node.lid != x.me.dlid) return "ah_attr.dlid is not the peer's LID";
-  if (x.me.is_global && !GidKnown(node, x.me.dgid)) return "grh.dgid is not the peer's GID";
+  const NodeEntry& me = x.shm.nodes[x.me.node];
+  if (!node.in_use) return "peer node is gone";
+  if (node.roce != me.roce) return "one port is RoCE, the other InfiniBand";
+  if (!me.roce && node.lid != x.me.dlid) return "ah_attr.dlid is not the peer's LID";
+  if (!me.roce && !x.me.is_global && memcmp(node.gid[0], me.gid[0], 8) != 0)
+    return "the peer is in another subnet (its GID prefix differs): a GRH is needed";
+  if ((peer.pkey & 0x7fff) != (x.me.pkey & 0x7fff)) return "the two QPs' P_Keys differ";
+  if (x.me.is_global && FindGid(node, x.me.dgid) < 0) return "grh.dgid is not the peer's GID";
+  if (me.roce) {
+    if (const char* why = RoceUnreachable(x, me, node, peer)) return why;
+  }
   if (!PeerAlive(peer.pid, peer.start_time, kLivenessCacheNs)) return "peer process died";
   uint32_t state = AtomicLoad(&peer.state);
   if (state != IBV_QPS_RTR && state != IBV_QPS_RTS) return "peer QP is not in RTR/RTS";
   if (peer.dest_qpn != x.me.qpn) return "peer QP is connected to another QP";
-  if (peer.dlid != x.shm.nodes[x.me.node].lid) return "peer QP's dlid is not our LID";
+  if (!me.roce && peer.dlid != me.lid) return "peer QP's dlid is not our LID";
   if (peer.rq_psn != x.me.sq_psn) return "our sq_psn differs from the peer's rq_psn";
   x.peer = &peer;
   x.peer_index = index;
@@ -243,8 +273,20 @@ StepResult DoSend(Exec& x) {
   return Succeed(x);
 }
 
+// SOFTVERBS_FAULT_PORT_DOWN_AFTER: the port goes down (its WQEs find no peer from now on) and
+// the progress thread posts IBV_EVENT_PORT_ERR.
+void InjectPortDown(SoftContext* ctx) {
+  if (ctx->config.port_down_after == 0 || ctx->port_fault_fired) return;
+  if (ctx->executed < ctx->config.port_down_after) return;
+  ctx->port_fault_fired = true;
+  ctx->port_went_down = true;
+  ctx->port_err_pending = true;
+  Logf("port 1 goes down (SOFTVERBS_FAULT_PORT_DOWN_AFTER)");
+}
+
 bool InjectFault(Exec& x) {
   SoftContext* ctx = x.qp->ctx;
+  InjectPortDown(ctx);
   if (ctx->config.qp_err_after == 0 || ctx->fault_fired) return false;
   if (ctx->executed < ctx->config.qp_err_after) return false;
   ctx->fault_fired = true;
@@ -256,7 +298,8 @@ bool InjectFault(Exec& x) {
 StepResult Dispatch(Exec& x) {
   if (InjectFault(x)) return StepResult::kDone;
   if (!GatherLocal(x)) return Fail(x, IBV_WC_LOC_PROT_ERR, "lkey/bounds/access check failed");
-  if (x.length > kMaxMsgSize) return Fail(x, IBV_WC_LOC_LEN_ERR, "message exceeds max_msg_sz");
+  uint64_t max_msg = x.qp->ctx->config.roce ? kRoceMaxMsgSize : kMaxMsgSize;
+  if (x.length > max_msg) return Fail(x, IBV_WC_LOC_LEN_ERR, "message exceeds max_msg_sz");
   if (const char* why = Unreachable(x)) return TransportRetry(x, why);
   x.wqe.give_up_ns = 0;
   switch (x.wqe.opcode) {

@@ -16,6 +16,7 @@ constexpr int kMaxSge = 16;
 constexpr int kMaxCqe = 262144;
 constexpr uint32_t kMaxInline = 256;
 constexpr uint32_t kMaxMsgSize = 1u << 31;
+constexpr uint32_t kRoceMaxMsgSize = 1u << 23;  // a RoCE port's max_msg_sz, as rxe's (8 MiB)
 constexpr uint64_t kMaxMrSize = 1ull << 40;
 
 int PollCq(ibv_cq* cq, int num_entries, ibv_wc* wc);

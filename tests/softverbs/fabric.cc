@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <infiniband/verbs.h>
+#include <net/if.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -46,6 +48,8 @@ void InitHeader(FabricLayout* shm) {
 
 void FillGids(NodeEntry* node) {
   memset(node->gid, 0, sizeof(node->gid));
+  memset(node->gid_type, 0, sizeof(node->gid_type));  // IBV_GID_TYPE_IB
+  memset(node->gid_ifindex, 0, sizeof(node->gid_ifindex));
   // Index 0: IB link-local GID fe80::/64 + a GUID derived from the LID.
   node->gid[0][0] = 0xfe;
   node->gid[0][1] = 0x80;
@@ -59,6 +63,35 @@ void FillGids(NodeEntry* node) {
   node->gid[1][13] = uint8_t(node->lid >> 8);
   node->gid[1][14] = uint8_t(node->lid);
   node->gid[1][15] = 1;
+}
+
+// One address in the RoCE GID table as the kernel lays it out: a RoCE v1 entry, then v2.
+void SetRocePair(NodeEntry* node, uint32_t index, const uint8_t (&gid)[16], uint32_t ifindex) {
+  for (uint32_t i = index; i < index + 2; ++i) {
+    memcpy(node->gid[i], gid, 16);
+    node->gid_type[i] = i == index ? IBV_GID_TYPE_ROCE_V1 : IBV_GID_TYPE_ROCE_V2;
+    node->gid_ifindex[i] = ifindex;
+  }
+}
+
+// The GID table of a RoCE port (README.md): the link-local address first, an IPv4 address
+// of another netdev (a VLAN), the IPv4 and a ULA IPv6 address of the loopback netdev, then
+// empty entries.
+void FillRoceGids(NodeEntry* node) {
+  memset(node->gid, 0, sizeof(node->gid));
+  memset(node->gid_type, 0, sizeof(node->gid_type));
+  memset(node->gid_ifindex, 0, sizeof(node->gid_ifindex));
+  unsigned lo = if_nametoindex("lo");
+  if (lo == 0) lo = 1;
+  uint8_t hi = uint8_t(node->lid >> 8), low = uint8_t(node->lid);
+  const uint8_t link_local[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0xff, 0xfe, 0, hi, low};
+  const uint8_t vlan_v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, hi, low, 2};
+  const uint8_t lo_v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, hi, low, 1};
+  const uint8_t ula_v6[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, hi, low};
+  SetRocePair(node, 0, link_local, lo);
+  SetRocePair(node, 2, vlan_v4, kVlanIfindex);
+  SetRocePair(node, 4, lo_v4, lo);
+  SetRocePair(node, 6, ula_v6, lo);
 }
 
 }  // namespace
@@ -158,6 +191,19 @@ bool Fabric::RegisterNode() {
   }
   errno = ENOSPC;
   return false;
+}
+
+void Fabric::SetPortModel(bool roce, uint32_t l2_segment, uint64_t subnet_prefix) {
+  FabricGuard guard(this);
+  NodeEntry& node = shm_->nodes[node_];
+  node.roce = roce;
+  node.l2_segment = l2_segment;
+  if (roce) {
+    FillRoceGids(&node);
+    return;
+  }
+  FillGids(&node);
+  for (int i = 0; i < 8; ++i) node.gid[0][i] = uint8_t(subnet_prefix >> (56 - 8 * i));
 }
 
 void Fabric::Release(Fabric* fabric) {

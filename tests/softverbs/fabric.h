@@ -14,7 +14,7 @@
 namespace softverbs {
 
 constexpr uint64_t kFabricMagic = 0x31304256544f53ull;  // "SOTVB01"
-constexpr uint32_t kFabricVersion = 2;
+constexpr uint32_t kFabricVersion = 3;
 constexpr uint32_t kMaxNodes = 256;
 constexpr uint32_t kQpIndexBits = 12;
 constexpr uint32_t kMaxQps = 1u << kQpIndexBits;
@@ -25,7 +25,9 @@ constexpr uint32_t kHeapPageSize = 4096;
 constexpr uint32_t kHeapPages = 65536;          // 256 MiB, sparse: only touched pages use memory
 constexpr uint32_t kRemoteKeyBit = 0x80000000u;  // set in every rkey, clear in every lkey
 constexpr uint32_t kNoIndex = UINT32_MAX;
-constexpr uint32_t kGidCount = 2;
+constexpr uint32_t kGidCount = 16;   // GID table capacity (a RoCE port uses all of it)
+constexpr uint32_t kIbGidCount = 2;  // gid_tbl_len of an InfiniBand port
+constexpr uint32_t kVlanIfindex = 0x7ffe;  // the ndev_ifindex of a RoCE port's VLAN GIDs (no such netdev)
 
 struct NodeEntry {
   uint32_t in_use;
@@ -33,7 +35,11 @@ struct NodeEntry {
   uint64_t start_time;
   uint32_t lid;
   uint32_t refs;
-  uint8_t gid[kGidCount][16];
+  uint8_t gid[kGidCount][16];          // all-zero: an empty entry
+  uint32_t roce;                        // the port's link layer is Ethernet (SOFTVERBS_LINK_LAYER)
+  uint32_t l2_segment;                  // SOFTVERBS_L2_SEGMENT
+  uint32_t gid_type[kGidCount];         // enum ibv_gid_type
+  uint32_t gid_ifindex[kGidCount];      // the netdev of a RoCE GID
   // Responder faults of this process (responder_faults.h), checked by every requester.
   int64_t rem_access_after;  // SOFTVERBS_FAULT_REM_ACCESS_AFTER; -1: off
   int64_t rnr_after;         // SOFTVERBS_FAULT_RNR_AFTER; -1: off
@@ -54,6 +60,8 @@ struct QpEntry {
   uint32_t dest_qpn;
   uint32_t dlid;
   uint32_t is_global;
+  uint32_t sgid_index;
+  uint32_t pkey;  // the P_Key of pkey_index
   uint8_t dgid[16];
   uint32_t path_mtu;
   uint32_t rq_psn;
@@ -138,6 +146,8 @@ class Fabric {
 
   FabricLayout& shm() { return *shm_; }
   uint32_t node() const { return node_; }
+  // Sets this process's port to InfiniBand or RoCE (and its L2 segment) and refills its GIDs.
+  void SetPortModel(bool roce, uint32_t l2_segment, uint64_t subnet_prefix);
   uint32_t lid() const;
   uint64_t start_time() const { return start_time_; }
 

@@ -140,6 +140,9 @@ SV_EXPORT int ibv_dereg_mr(ibv_mr* mr_in) {
     FabricGuard guard(ctx->fabric);
     ctx->fabric->shm().mrs[mr->index].in_use = 0;
   }
+  // SOFTVERBS_DEREG_DELAY_US: the key is already invalid; stay in the call a while, so the
+  // window between deregistering and whatever the program does next is wide enough to hit.
+  if (ctx->config.dereg_delay_us != 0) usleep(useconds_t(ctx->config.dereg_delay_us));
   mr->owner->users.fetch_sub(1);
   delete mr;
   return 0;

@@ -35,6 +35,12 @@ struct SoftContext {
   std::atomic<uint64_t> registrations{0};
   uint64_t executed = 0;     // WQEs executed, for SOFTVERBS_FAULT_QP_ERR_AFTER; fabric lock
   bool fault_fired = false;  // fabric lock
+  bool port_fault_fired = false;             // SOFTVERBS_FAULT_PORT_DOWN_AFTER fired; fabric lock
+  std::atomic<bool> port_went_down{false};   // set by that fault
+  std::atomic<bool> port_err_pending{false};  // IBV_EVENT_PORT_ERR to post from the progress thread
+
+  // SOFTVERBS_PORT_DOWN or the port-down fault.
+  bool PortDown() const { return config.port_down || port_went_down.load(); }
 
   static SoftContext* From(ibv_context* ctx) {
     return reinterpret_cast<SoftContext*>(reinterpret_cast<char*>(ctx) -
@@ -112,5 +118,8 @@ struct SoftQp {
 
 // Queues an asynchronous event for the application (ibv_get_async_event).
 void PostAsyncEvent(SoftContext* ctx, const ibv_async_event& event);
+// Drops the queued, unread events of a QP or CQ being destroyed (as the kernel does), so an
+// application never reads an event naming a freed object.
+void DropAsyncEvents(SoftContext* ctx, const void* object);
 
 }  // namespace softverbs

@@ -118,6 +118,13 @@ void VisitContext(SoftContext* ctx, uint64_t* next_wake) {
   for (SoftQp* qp : qps) StepSendQueue(qp, next_wake);
   for (SoftCq* cq : ctx->cqs) ReportCqEvents(ctx, cq, next_wake);
   for (SoftQp* qp : qps) ReportQpEvents(ctx, qp);
+  if (ctx->port_err_pending.exchange(false)) {
+    ibv_async_event event;
+    memset(&event, 0, sizeof(event));
+    event.event_type = IBV_EVENT_PORT_ERR;
+    event.element.port_num = 1;
+    PostAsyncEvent(ctx, event);
+  }
 }
 
 void Run(Engine* engine, std::shared_ptr<std::atomic<bool>> stop) {

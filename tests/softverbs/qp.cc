@@ -73,6 +73,17 @@ uint32_t AllocQpEntry(Fabric* fabric, SoftPd* pd, const ibv_qp_init_attr& init) 
   return kNoIndex;
 }
 
+// As the kernel: a GRH whose source GID entry is empty cannot be resolved (ENODATA).
+int CheckSourceGid(SoftContext* ctx, const ibv_qp_attr& a, int mask) {
+  if (!(mask & IBV_QP_AV) || !a.ah_attr.is_global) return 0;
+  static const uint8_t kZero[16] = {};
+  FabricGuard guard(ctx->fabric);
+  const NodeEntry& node = ctx->fabric->shm().nodes[ctx->fabric->node()];
+  if (memcmp(node.gid[a.ah_attr.grh.sgid_index], kZero, 16) != 0) return 0;
+  Logf("ibv_modify_qp: grh.sgid_index %u is an empty GID entry", unsigned(a.ah_attr.grh.sgid_index));
+  return ENODATA;
+}
+
 // Fabric lock held: publishes the attributes peers look at.
 void Publish(QpEntry& e, const ibv_qp_attr& a, int mask) {
   if (mask & IBV_QP_ACCESS_FLAGS) e.access_flags = a.qp_access_flags;
@@ -80,6 +91,7 @@ void Publish(QpEntry& e, const ibv_qp_attr& a, int mask) {
   if (mask & IBV_QP_AV) {
     e.dlid = a.ah_attr.dlid;
     e.is_global = a.ah_attr.is_global;
+    e.sgid_index = a.ah_attr.grh.sgid_index;
     memcpy(e.dgid, a.ah_attr.grh.dgid.raw, 16);
   }
   if (mask & IBV_QP_PATH_MTU) e.path_mtu = a.path_mtu;
@@ -168,14 +180,19 @@ SV_EXPORT int ibv_modify_qp(ibv_qp* qp_in, ibv_qp_attr* attr, int mask) {
     std::lock_guard<std::mutex> lock(qp->mu);
     auto cur = ibv_qp_state(AtomicLoad(&qp->entry().state));
     std::string why;
-    if (CheckModify(cur, *attr, mask, &why) != 0) {
+    const Config& config = qp->ctx->config;
+    PortModel port{config.roce, config.roce ? kGidCount : kIbGidCount, config.grh_required,
+                   uint32_t(config.pkeys.size())};
+    if (int rc = CheckModify(cur, *attr, mask, &why, port)) {
       Logf("ibv_modify_qp(QP 0x%x): %s", qp_in->qp_num, why.c_str());
-      return EINVAL;
+      return rc;
     }
+    if (int rc = CheckSourceGid(qp->ctx, *attr, mask)) return rc;
     ibv_qp_state next = (mask & IBV_QP_STATE) ? attr->qp_state : cur;
     {
       FabricGuard guard(qp->ctx->fabric);
       Publish(qp->entry(), *attr, mask);
+      if (mask & IBV_QP_PKEY_INDEX) qp->entry().pkey = config.pkeys[attr->pkey_index];
       EnterState(qp, next);
     }
     if (next != IBV_QPS_RESET) Remember(qp, *attr, mask);
@@ -204,6 +221,7 @@ SV_EXPORT int ibv_destroy_qp(ibv_qp* qp_in) {
     std::lock_guard<std::mutex> lock(RegistryMutex());
     ctx->qps.erase(std::remove(ctx->qps.begin(), ctx->qps.end(), qp), ctx->qps.end());
   }
+  DropAsyncEvents(ctx, qp_in);
   {
     FabricGuard guard(ctx->fabric);
     QpEntry& entry = qp->entry();

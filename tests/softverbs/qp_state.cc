@@ -55,21 +55,25 @@ bool Fail(std::string* why, const std::string& text) {
   return false;
 }
 
-bool CheckAv(const ibv_ah_attr& ah, std::string* why) {
+bool CheckAv(const ibv_ah_attr& ah, const PortModel& port, std::string* why) {
   if (ah.port_num != 1) return Fail(why, "ah_attr.port_num must be 1");
-  if (ah.dlid == 0 || ah.dlid >= 0xc000) return Fail(why, "ah_attr.dlid is not a unicast LID");
+  if (port.roce && !ah.is_global) return Fail(why, "a RoCE address vector needs a GRH (is_global)");
+  if (port.grh_required && !ah.is_global) return Fail(why, "the port requires a GRH (IBV_QPF_GRH_REQUIRED)");
+  if (!port.roce && (ah.dlid == 0 || ah.dlid >= 0xc000)) return Fail(why, "ah_attr.dlid is not a unicast LID");
   if (ah.sl > 15) return Fail(why, "ah_attr.sl > 15");
-  if (ah.is_global && ah.grh.sgid_index >= 2) return Fail(why, "grh.sgid_index out of range");
+  if (ah.is_global && ah.grh.sgid_index >= port.gid_tbl_len) return Fail(why, "grh.sgid_index out of range");
   return true;
 }
 
-bool CheckValues(const ibv_qp_attr& a, int mask, std::string* why) {
-  if ((mask & IBV_QP_PKEY_INDEX) && a.pkey_index != 0) return Fail(why, "pkey_index must be 0");
+bool CheckValues(const ibv_qp_attr& a, int mask, const PortModel& port, std::string* why) {
+  if ((mask & IBV_QP_PKEY_INDEX) && a.pkey_index >= port.pkey_tbl_len) {
+    return Fail(why, "pkey_index past the P_Key table");
+  }
   if ((mask & IBV_QP_PORT) && a.port_num != 1) return Fail(why, "port_num must be 1");
   if ((mask & IBV_QP_ACCESS_FLAGS) && (a.qp_access_flags & ~kAccessBits)) {
     return Fail(why, "unknown qp_access_flags bits");
   }
-  if ((mask & IBV_QP_AV) && !CheckAv(a.ah_attr, why)) return false;
+  if ((mask & IBV_QP_AV) && !CheckAv(a.ah_attr, port, why)) return false;
   if ((mask & IBV_QP_PATH_MTU) && (a.path_mtu < IBV_MTU_256 || a.path_mtu > IBV_MTU_4096)) {
     return Fail(why, "path_mtu out of range");
   }
@@ -91,7 +95,8 @@ bool CheckValues(const ibv_qp_attr& a, int mask, std::string* why) {
 
 }  // namespace
 
-int CheckModify(ibv_qp_state cur, const ibv_qp_attr& attr, int mask, std::string* why) {
+int CheckModify(ibv_qp_state cur, const ibv_qp_attr& attr, int mask, std::string* why,
+                const PortModel& port) {
   ibv_qp_state next = (mask & IBV_QP_STATE) ? attr.qp_state : cur;
   if ((mask & IBV_QP_CUR_STATE) && attr.cur_qp_state != cur) {
     *why = "cur_qp_state does not match the QP's state";
@@ -114,7 +119,7 @@ int CheckModify(ibv_qp_state cur, const ibv_qp_attr& attr, int mask, std::string
            ")";
     return EINVAL;
   }
-  return CheckValues(attr, mask, why) ? 0 : EINVAL;
+  return CheckValues(attr, mask, port, why) ? 0 : EINVAL;
 }
 
 uint64_t TransportTimeoutNs(uint8_t timeout) {

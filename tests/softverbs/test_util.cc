@@ -23,7 +23,11 @@ const char* const kKnobs[] = {"SOFTVERBS_SEED",
                               "SOFTVERBS_FAULT_REG_MR_ENOMEM",
                               "SOFTVERBS_FAULT_REG_MR_AFTER",
                               "SOFTVERBS_FAULT_REM_ACCESS_AFTER",
-                              "SOFTVERBS_FAULT_RNR_AFTER"};
+                              "SOFTVERBS_FAULT_RNR_AFTER",
+                              "SOFTVERBS_LINK_LAYER",
+                              "SOFTVERBS_L2_SEGMENT",
+                              "SOFTVERBS_FAULT_PORT_DOWN_AFTER",
+                              "SOFTVERBS_DEREG_DELAY_US"};
 
 int64_t NowMs() {
   timespec ts;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <functional>
@@ -55,6 +56,8 @@ struct PairOptions {
   int sender_dies_after = -1;    // SIGKILL itself after posting this many chunks
   int receiver_dies_after = -1;  // SIGKILL itself after consuming this many chunks
   std::string describe_has;      // both links' describe() must contain this once set up
+  colltest::EnvList sender_env, receiver_env;  // on top of RunPair's env
+  bool receiver_leaves = false;  // destroys its link right after setup, then stays 1 s
 };
 
 LinkSetup SetupFor(int self, int fd, const Config* config) {
@@ -125,6 +128,11 @@ int RunReceiver(int fd, const PairOptions& o, Status* result) {
   if (result->ok()) *result = link->finishSetup(Deadline::In(20000));
   if (!result->ok()) return 0;
   CCHECK(link->describe().find(o.describe_has) != std::string::npos) << link->describe();
+  if (o.receiver_leaves) {
+    link.reset();
+    usleep(1000000);
+    return 0;
+  }
   for (int c = 0; c < o.nchunks; ++c) {
     if (c == o.receiver_dies_after) raise(SIGKILL);
     RecvChunk chunk;
@@ -164,13 +172,16 @@ void RunPair(const PairOptions& o, Expect sender, Expect receiver, bool sender_k
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
   env.push_back({"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()});
   colltest::ProcessGroup group(std::chrono::seconds(40));
-  group.Spawn("sender", env, [&] {
+  colltest::EnvList sender_env = env, receiver_env = env;
+  sender_env.insert(sender_env.end(), o.sender_env.begin(), o.sender_env.end());
+  receiver_env.insert(receiver_env.end(), o.receiver_env.begin(), o.receiver_env.end());
+  group.Spawn("sender", sender_env, [&] {
     close(fds[1]);
     Status st;
     if (int rc = RunSender(fds[0], o, &st)) return rc;
     return sender(st);
   });
-  group.Spawn("receiver", env, [&] {
+  group.Spawn("receiver", receiver_env, [&] {
     close(fds[0]);
     Status st;
     if (int rc = RunReceiver(fds[1], o, &st)) return rc;
@@ -239,6 +250,187 @@ TEST(IbverbsLinkTest, GidIndexPastTheTableIsRefused) {
     return 0;
   };
   RunPair(o, refused, refused, false, false, {{"COLL_IB_GID_INDEX", std::string("2")}});
+}
+
+// softverbs' RoCE port (tests/softverbs/README.md): GID table as the kernel lays it out, with
+// the link-local pair first, an IPv4 pair on a VLAN netdev, an IPv4 and a ULA IPv6 pair on lo,
+// then empty entries; RoCE v1 and link-local GIDs reach the same L2 segment only.
+colltest::EnvList Roce(colltest::EnvList more = {}) {
+  more.push_back({"SOFTVERBS_LINK_LAYER", std::string("ethernet")});
+  return more;
+}
+
+TEST(IbverbsLinkTest, RoceChoosesARoutableV2GidNeverTheLinkLocalOne) {
+  PairOptions o;
+  o.nchunks = 50;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.describe_has = "(RoCE, GID index 3 ::ffff:10.";
+  // Different L2 segments: only a routable (IPv4 or global IPv6, RoCE v2) GID gets through.
+  o.sender_env = {{"SOFTVERBS_L2_SEGMENT", std::string("1")}};
+  o.receiver_env = {{"SOFTVERBS_L2_SEGMENT", std::string("2")}};
+  RunPair(o, Ok, Ok, false, false, Roce());
+}
+
+TEST(IbverbsLinkTest, RoceGidOfTheBootstrapInterfaceAndFamilyAndRange) {
+  PairOptions o;
+  o.nchunks = 20;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.describe_has = "GID index 5 ::ffff:10.";  // lo's IPv4 pair, not the VLAN's
+  RunPair(o, Ok, Ok, false, false, Roce({{"COLL_SOCKET_IFNAME", std::string("lo")}}));
+  o.describe_has = "GID index 7 fd00::";
+  RunPair(o, Ok, Ok, false, false, Roce({{"COLL_IB_ADDR_FAMILY", std::string("AF_INET6")}}));
+  o.describe_has = "GID index 3 ::ffff:10.";
+  RunPair(o, Ok, Ok, false, false, Roce({{"COLL_IB_ADDR_RANGE", std::string("10.0.0.0/8")}}));
+  auto nothing = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT) << st.message();
+    CCHECK(st.message().find("COLL_IB_ADDR_RANGE=192.168.0.0/16: no GID of softverbs0:1 matches (its GIDs: 0 fe80::") !=
+           std::string::npos)
+        << st.message();
+    return 0;
+  };
+  RunPair(o, nothing, nothing, false, false, Roce({{"COLL_IB_ADDR_RANGE", std::string("192.168.0.0/16")}}));
+}
+
+TEST(IbverbsLinkTest, RoceEmptyForcedGidIndexIsRefusedAtSetup) {
+  PairOptions o;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  auto refused = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT) << st.message();
+    CCHECK(st.message().find("COLL_IB_GID_INDEX=12: entry 12 of softverbs0:1's GID table is empty (its GIDs: 0 fe80::") !=
+           std::string::npos)
+        << st.message();
+    CCHECK(st.message().find("unset COLL_IB_GID_INDEX") != std::string::npos) << st.message();
+    return 0;
+  };
+  RunPair(o, refused, refused, false, false, Roce({{"COLL_IB_GID_INDEX", std::string("12")}}));
+}
+
+TEST(IbverbsLinkTest, RoceGidTypesMustAgree) {
+  PairOptions o;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.sender_env = {{"COLL_IB_GID_INDEX", std::string("2")}};  // the VLAN IPv4 GID as RoCE v1
+  auto mismatch = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_MISMATCH) << st.message();
+    CCHECK(st.message().find("RoCE v1") != std::string::npos && st.message().find("RoCE v2") != std::string::npos)
+        << st.message();
+    return 0;
+  };
+  // The sender checks first and leaves; the receiver then only sees it go.
+  RunPair(o, mismatch, [](const Status& st) { return st.ok() ? 1 : 0; }, false, false, Roce());
+}
+
+// A forced link-local GID between two L2 segments: the sender's writes are never
+// acknowledged while the receiver lives. That is a path failure naming both ranks, with what
+// to check, not a lost peer.
+TEST(IbverbsLinkTest, RetryExceededWhileThePeerLivesIsAPathFailure) {
+  PairOptions o;
+  o.nchunks = 4;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.sender_env = {{"SOFTVERBS_L2_SEGMENT", std::string("1")}};
+  o.receiver_env = {{"SOFTVERBS_L2_SEGMENT", std::string("2")}};
+  auto path = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_SYSTEM) << st.message();
+    CCHECK(st.message().find("the RDMA path from rank 0 to rank 1 failed while an RDMA write of a chunk to rank 1: "
+                             "IBV_WC_RETRY_EXC_ERR") != std::string::npos)
+        << st.message();
+    CCHECK(st.message().find("rank 1's control connection is still open") != std::string::npos) << st.message();
+    CCHECK(st.message().find("COLL_IB_TC") != std::string::npos) << st.message();
+    return 0;
+  };
+  auto lost = [](const Status& st) { return PeerLostNaming(st, "rank 0"); };
+  RunPair(o, path, lost, false, false,
+          Roce({{"COLL_IB_GID_INDEX", std::string("1")}, {"COLL_IB_TIMEOUT", std::string("8")}}));
+}
+
+TEST(IbverbsLinkTest, ChunkOverTheMaxMessageSizeIsRefusedAtSetup) {
+  PairOptions o;
+  o.sender = o.receiver = SmallSlots(2, size_t{8} << 20);  // + the 64-byte header > rxe's 8 MiB
+  auto refused = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT) << st.message();
+    CCHECK(st.message() ==
+           "COLL_CHUNK_BYTES=8388608: a chunk and its header (8388672 bytes) exceed the largest message "
+           "softverbs0:1 can send (max_msg_sz 8388608 bytes); set COLL_CHUNK_BYTES to at most 8388544")
+        << st.message();
+    return 0;
+  };
+  RunPair(o, refused, refused, false, false, Roce());
+}
+
+// The sender's port goes down after 20 work requests: its writes would retry for half a
+// minute (COLL_IB_TIMEOUT=20), but the port's asynchronous event fails the link at once.
+TEST(IbverbsLinkTest, PortDownEventFailsTheLinkAtOnce) {
+  PairOptions o;
+  o.nchunks = 200;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.sender_env = {{"SOFTVERBS_FAULT_PORT_DOWN_AFTER", std::string("20")}};
+  auto down = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_SYSTEM) << st.message();
+    CCHECK(st.message().find("softverbs0:1 went down (IBV_EVENT_PORT_ERR)") != std::string::npos) << st.message();
+    CCHECK(st.message().find("ibverbs to rank 1") != std::string::npos) << st.message();
+    return 0;
+  };
+  auto start = std::chrono::steady_clock::now();
+  RunPair(o, down, [](const Status& st) { return PeerLostNaming(st, "rank 0"); });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+// Teardown order: the receiver destroys its link while the sender's writes are still on their
+// way (each starts up to 200 ms late) and its deregistration takes 500 ms. The QP goes first,
+// so those writes find no QP and the sender sees the socket close: the peer left. Deregistering
+// first would fail them the remote access check of a live QP (IBV_WC_REM_ACCESS_ERR).
+TEST(IbverbsLinkTest, ALeavingReceiverNeverFailsTheSendersAccessCheck) {
+  PairOptions o;
+  o.nchunks = 8;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.receiver_leaves = true;
+  o.sender_env = {{"SOFTVERBS_SEED", std::string("7")}, {"SOFTVERBS_MAX_DELAY_US", std::string("200000")}};
+  o.receiver_env = {{"SOFTVERBS_DEREG_DELAY_US", std::string("500000")}};
+  RunPair(o, [](const Status& st) { return PeerLostNaming(st, "rank 1"); }, Ok);
+}
+
+// InfiniBand addresses by LID, but a port that requires a GRH (IBV_QPF_GRH_REQUIRED: softverbs
+// refuses an address vector without one) and a peer in another subnet (softverbs drops its
+// packets without one) get a GRH from the port GID, without COLL_IB_GID_INDEX.
+TEST(IbverbsLinkTest, GrhWhenThePortRequiresItOrTheSubnetsDiffer) {
+  PairOptions o;
+  o.nchunks = 30;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  o.describe_has = "(InfiniBand, LID ";
+  RunPair(o, Ok, Ok);  // the same subnet: no GRH
+  o.describe_has = ", GRH from the port GID)";
+  o.receiver_env = {{"SOFTVERBS_GRH_REQUIRED", std::string("1")}};  // one end requires it: both send one
+  RunPair(o, Ok, Ok);
+  o.receiver_env = {{"SOFTVERBS_SUBNET_PREFIX", std::string("0xfe80000000000007")}};
+  RunPair(o, Ok, Ok);
+}
+
+TEST(IbverbsLinkTest, PartitionKeyPicksItsTableEntry) {
+  PairOptions o;
+  o.nchunks = 30;
+  o.sender = o.receiver = SmallSlots(4, 16384);
+  colltest::EnvList env = {{"SOFTVERBS_PKEYS", std::string("0xffff,0x0005,0x8005")}};
+  env.push_back({"COLL_IB_PKEY", std::string("0x5")});
+  o.describe_has = ", P_Key 0x8005, ";  // the full member, not the limited one
+  RunPair(o, Ok, Ok, false, false, env);
+  env.back().second = std::string("0x6");
+  auto refused = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT) << st.message();
+    CCHECK(st.message() ==
+           "COLL_IB_PKEY=0x0006: softverbs0:1 is not in that partition (its P_Keys: 0xffff, 0x0005, 0x8005); use "
+           "one of those, or ask the subnet manager's administrator to add the port")
+        << st.message();
+    return 0;
+  };
+  RunPair(o, refused, refused, false, false, env);
+  // Ends in different partitions never reach each other: refused at setup.
+  o.describe_has = "";
+  o.sender_env = {{"COLL_IB_PKEY", std::string("0x5")}};
+  auto mismatch = [](const Status& st) {
+    CCHECK(st.code() == COLL_ERR_MISMATCH && st.message().find("P_Key") != std::string::npos) << st.message();
+    return 0;
+  };
+  RunPair(o, mismatch, [](const Status& st) { return st.ok() ? 1 : 0; }, false, false,
+          {{"SOFTVERBS_PKEYS", std::string("0xffff,0x8005")}});
 }
 
 TEST(IbverbsLinkTest, CompletionChannelWakesASleepingReceiver) {

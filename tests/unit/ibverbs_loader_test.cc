@@ -2,6 +2,7 @@
 // dlvsym binds softverbs' versioned symbols, the port must be ACTIVE, COLL_IB_* parsing, and
 // the RLIMIT_MEMLOCK check. Device-touching cases run in forked children (fresh caches).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -143,6 +144,40 @@ TEST(IbverbsConfigTest, ParsesHcaAndRanges) {
     IbConfig c;
     Status st = IbConfig::FromEnv(&c);
     CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_RETRY_CNT")) << st.message();
+    return 0;
+  });
+}
+
+TEST(IbverbsConfigTest, DefaultsAndGidChoiceSettings) {
+  InChild({}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(c.timeout == 20 && c.gid_index == -1 && c.gid_policy.family == 0 && c.gid_policy.range.family == 0)
+        << c.describe();
+    return 0;
+  });
+  InChild({{"COLL_IB_ADDR_FAMILY", std::string("AF_INET6")}, {"COLL_IB_ADDR_RANGE", std::string("fd00::/8")},
+           {"COLL_SOCKET_IFNAME", std::string("lo")}},
+          [] {
+            IbConfig c;
+            CCHECK(IbConfig::FromEnv(&c).ok());
+            CCHECK(c.gid_policy.family == AF_INET6 && c.gid_policy.range.family == AF_INET6 &&
+                   c.gid_policy.range.prefix == 8 && c.gid_policy.ifindex != 0)
+                << c.describe();
+            CCHECK(c.gidSettings() == "COLL_IB_ADDR_FAMILY=AF_INET6 COLL_IB_ADDR_RANGE=fd00::/8") << c.gidSettings();
+            return 0;
+          });
+  InChild({{"COLL_IB_ADDR_RANGE", std::string("10.0.0.0/40")}}, [] {
+    IbConfig c;
+    Status st = IbConfig::FromEnv(&c);
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_ADDR_RANGE=10.0.0.0/40"))
+        << st.message();
+    return 0;
+  });
+  InChild({{"COLL_IB_ADDR_FAMILY", std::string("inet")}}, [] {
+    IbConfig c;
+    Status st = IbConfig::FromEnv(&c);
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_ADDR_FAMILY=inet")) << st.message();
     return 0;
   });
 }

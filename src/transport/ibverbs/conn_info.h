@@ -12,7 +12,7 @@
 namespace coll {
 namespace ibverbs {
 
-constexpr uint32_t kConnMagic = 0x31434249;  // "IBC1"
+constexpr uint32_t kConnMagic = 0x33434249;  // "IBC3"
 constexpr uint8_t kReadyByte = 'R';          // receiver -> sender: my QP is ready to receive
 
 struct ConnInfo {
@@ -29,14 +29,18 @@ struct ConnInfo {
   uint64_t stride = 0;      // bytes from one slot to the next (header + payload)
   uint64_t pool_addr = 0;   // receiver: remote address of slot 0; sender: 0
   uint32_t pool_rkey = 0;   // receiver: rkey of the pool; sender: 0
-  uint32_t reserved = 0;
+  int32_t gid_type = -1;    // IBV_GID_TYPE_* of the GID in use, or kGidTypeUnknown
+  uint32_t flags = 0;       // kConnGrhRequired
+  uint32_t pkey = 0;        // the P_Key of the partition in use
 };
-static_assert(sizeof(ConnInfo) == 80, "ConnInfo is a fixed wire format");
+static_assert(sizeof(ConnInfo) == 88, "ConnInfo is a fixed wire format");
+constexpr uint32_t kConnGrhRequired = 1;  // this end's port takes only packets with a GRH
 
 Status SendConnInfo(int fd, const ConnInfo& info, const Deadline& deadline, int peer);
 Status RecvConnInfo(int fd, ConnInfo* info, const Deadline& deadline, int peer);
 
-// OK when both ends agree on the slot geometry and link layer; else COLL_ERR_MISMATCH.
+// OK when both ends agree on the slot geometry, link layer and (RoCE) GID type and address
+// family; else COLL_ERR_MISMATCH.
 Status CheckPeerInfo(const ConnInfo& mine, const ConnInfo& theirs, int peer);
 
 }  // namespace ibverbs

@@ -24,25 +24,28 @@ uint32_t RandomPsn() { return std::random_device{}() & 0xffffff; }
 
 }  // namespace
 
-Status Endpoint::Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int peer,
+Status Endpoint::Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int self, int peer,
                         const std::string& what, const Shape& shape, std::unique_ptr<Endpoint>* out) {
   std::unique_ptr<Endpoint> e(new Endpoint());
   e->device_ = std::move(device);
   e->api_ = &e->device_->api();
   e->config_ = config;
   e->shape_ = shape;
+  e->self_ = self;
   e->peer_ = peer;
   e->what_ = what;
   e->describe_ = StrFormat("ibverbs %s (%s)", what.c_str(), e->device_->describe().c_str());
   e->socket_ = std::move(socket);
   e->psn_ = RandomPsn();
   COLL_RETURN_IF_ERROR(e->createQueues());
+  e->device_->events().watch(e->qp_, e->cq_);
   COLL_RETURN_IF_ERROR(e->toInit());
   e->epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
   if (!e->epoll_.valid()) return ErrnoError(errno, "epoll_create1");
   COLL_RETURN_IF_ERROR(e->watch(e->channel_->fd, true));
   COLL_RETURN_IF_ERROR(e->watch(e->socket_.get(), true));
   e->socket_watched_ = true;
+  COLL_RETURN_IF_ERROR(e->watch(e->device_->events().alarmFd(), true));
   *out = std::move(e);
   return Status::OK();
 }
@@ -74,7 +77,7 @@ Status Endpoint::createQueues() {
 Status Endpoint::toInit() {
   ibv_qp_attr a{};
   a.qp_state = IBV_QPS_INIT;
-  a.pkey_index = 0;
+  a.pkey_index = static_cast<uint16_t>(device_->pkeyIndex());
   a.port_num = device_->port();
   a.qp_access_flags = shape_.access;
   int rc = api_->modify_qp(qp_, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
@@ -90,10 +93,24 @@ Status Endpoint::watch(int fd, bool add) {
   return Status::OK();
 }
 
-Endpoint::~Endpoint() {
-  if (qp_ != nullptr) api_->destroy_qp(qp_);
-  if (cq_ != nullptr) api_->destroy_cq(cq_);
+Endpoint::~Endpoint() { shutdown(); }
+
+void Endpoint::shutdown() {
+  if (qp_ != nullptr) {
+    ibv_qp_attr a{};
+    a.qp_state = IBV_QPS_ERR;
+    api_->modify_qp(qp_, &a, IBV_QP_STATE);  // stop taking packets before anything goes away
+    device_->events().forget(qp_, cq_);
+    api_->destroy_qp(qp_);
+    qp_ = nullptr;
+  }
+  if (cq_ != nullptr) {
+    device_->events().forget(nullptr, cq_);
+    api_->destroy_cq(cq_);
+    cq_ = nullptr;
+  }
   if (channel_ != nullptr) api_->destroy_comp_channel(channel_);
+  channel_ = nullptr;
 }
 
 ConnInfo Endpoint::localInfo() const {
@@ -102,6 +119,9 @@ ConnInfo Endpoint::localInfo() const {
   info.psn = psn_;
   info.lid = device_->portAttr().lid;
   info.gid_index = device_->gidIndex();
+  info.gid_type = device_->gidType();
+  info.flags = device_->grhRequired() ? kConnGrhRequired : 0;
+  info.pkey = device_->pkey();
   std::memcpy(info.gid, device_->gid().raw, sizeof info.gid);
   info.mtu = device_->portAttr().active_mtu;
   info.link_layer = device_->portAttr().link_layer;
@@ -120,10 +140,17 @@ Status Endpoint::connect(const ConnInfo& remote) {
   a.ah_attr.dlid = static_cast<uint16_t>(remote.lid);
   a.ah_attr.sl = static_cast<uint8_t>(config_.service_level);
   a.ah_attr.port_num = device_->port();
-  if (device_->gidIndex() >= 0) {
+  // A GRH when a GID was chosen (RoCE, or forced), when either port requires one, or across
+  // InfiniBand subnets (the GID prefixes differ: the packet crosses a router).
+  ibv_gid theirs;
+  std::memcpy(theirs.raw, remote.gid, sizeof theirs.raw);
+  bool other_subnet = !device_->ethernet() && !GidEmpty(theirs) &&
+                      GidSubnetPrefix(theirs) != GidSubnetPrefix(device_->gid());
+  grh_ = device_->gidIndex() >= 0 || device_->grhRequired() || (remote.flags & kConnGrhRequired) || other_subnet;
+  if (grh_) {
     a.ah_attr.is_global = 1;
     std::memcpy(a.ah_attr.grh.dgid.raw, remote.gid, sizeof remote.gid);
-    a.ah_attr.grh.sgid_index = static_cast<uint8_t>(device_->gidIndex());
+    a.ah_attr.grh.sgid_index = static_cast<uint8_t>(std::max(device_->gidIndex(), 0));
     a.ah_attr.grh.hop_limit = 255;
     a.ah_attr.grh.traffic_class = static_cast<uint8_t>(config_.traffic_class);
   }
@@ -140,8 +167,8 @@ Status Endpoint::connect(const ConnInfo& remote) {
   rc = api_->modify_qp(qp_, &s, IBV_QP_STATE | IBV_QP_SQ_PSN | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
                                     IBV_QP_MAX_QP_RD_ATOMIC);
   if (rc != 0) return ErrnoError(rc, StrFormat("ibv_modify_qp(QP 0x%x to RTS) %s", qp_->qp_num, what_.c_str()));
-  describe_ = StrFormat("ibverbs %s (%s, QP 0x%x -> 0x%x)", what_.c_str(), device_->describe().c_str(), qp_->qp_num,
-                        remote_qpn_);
+  describe_ = StrFormat("ibverbs %s (%s, QP 0x%x -> 0x%x%s)", what_.c_str(), device_->describe().c_str(), qp_->qp_num,
+                        remote_qpn_, grh_ && device_->gidIndex() < 0 ? ", GRH from the port GID" : "");
   return Status::OK();
 }
 
@@ -182,6 +209,7 @@ void Endpoint::drainChannel() {
 
 Status Endpoint::poll(ibv_wc* out, int max, int* n) {
   *n = 0;
+  Status event = device_->events().check(qp_, cq_);
   while (*n < max && !stash_.empty()) {
     out[(*n)++] = stash_.front();
     stash_.erase(stash_.begin());
@@ -194,9 +222,16 @@ Status Endpoint::poll(ibv_wc* out, int max, int* n) {
     *n += got;
   }
   if (*n > 0) last_activity_us_ = NowMicros();
-  for (int i = 0; i < *n; ++i)
+  bool failed = false;
+  for (int i = 0; i < *n; ++i) {
     if (!IsRecv(out[i]) && out[i].status == IBV_WC_SUCCESS) retired_ = std::max(retired_, out[i].wr_id + 1);
-  return Status::OK();
+    failed = failed || out[i].status != IBV_WC_SUCCESS;
+  }
+  // An asynchronous event (port down, QP fatal) fails the link at once; a failed completion
+  // polled with it names the cause more precisely, so the caller judges that one instead.
+  if (event.ok() || failed) return Status::OK();
+  Status mine = MakeStatus(event.code(), "%s: %s", describe_.c_str(), event.message().c_str());
+  return event.isConsequence() ? mine.asConsequence() : mine;
 }
 
 Status Endpoint::readControl(char* buf, size_t max, size_t* got, bool force) {
@@ -244,7 +279,24 @@ Status Endpoint::lost(const char* doing) const {
                   describe_.c_str());
 }
 
+// A transport retry error while the peer's control connection is open: the peer process is
+// (as far as TCP can tell) alive, so the RDMA path between the two ports drops packets.
+std::string Endpoint::pathFailure(const ibv_wc& wc, const char* doing) const {
+  double per_try_s = 4.096e-6 * static_cast<double>(uint64_t{1} << config_.timeout);
+  return StrFormat("the RDMA path from rank %d to rank %d failed while %s rank %d: %s on QP 0x%x (peer QP 0x%x, %s, "
+                   "vendor error 0x%x) after %d tries of %.3g s each (COLL_IB_TIMEOUT=%d, COLL_IB_RETRY_CNT=%d), "
+                   "yet rank %d's control connection is still open, so rank %d looks alive and its port never "
+                   "acknowledged. Packets between the two ports are lost: check that both ranks use GIDs that "
+                   "route to each other (COLL_IB_GID_INDEX, COLL_IB_ADDR_FAMILY, COLL_IB_ADDR_RANGE; a link-local "
+                   "or RoCE v1 GID stays inside one L2 segment), the traffic class and the switches' PFC/ECN "
+                   "settings (COLL_IB_TC), and the MTU on the path",
+                   self_, peer_, doing, peer_, api_->StatusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
+                   device_->describe().c_str(), wc.vendor_err, config_.retry_cnt + 1, per_try_s, config_.timeout,
+                   config_.retry_cnt, peer_, peer_);
+}
+
 Status Endpoint::completionError(const ibv_wc& wc, const char* doing) const {
+  if (wc.status == IBV_WC_RETRY_EXC_ERR && !peer_closed_) return SystemError("%s", pathFailure(wc, doing).c_str());
   // The peer stopped answering, or closed its end: lost. Anything else (access, length,
   // RNR, a flush after a local error) is a system error.
   bool gone = peer_closed_ || wc.status == IBV_WC_RETRY_EXC_ERR || wc.status == IBV_WC_REM_ABORT_ERR ||
@@ -252,9 +304,8 @@ Status Endpoint::completionError(const ibv_wc& wc, const char* doing) const {
   std::string text = StrFormat("%s rank %d failed: %s on QP 0x%x (peer QP 0x%x, %s, vendor error 0x%x)", doing, peer_,
                                api_->StatusName(wc.status).c_str(), wc.qp_num, remote_qpn_,
                                device_->describe().c_str(), wc.vendor_err);
-  if (wc.status == IBV_WC_RETRY_EXC_ERR)
-    text += "; the peer stopped acknowledging (dead or unreachable; see COLL_IB_TIMEOUT, COLL_IB_RETRY_CNT)";
-  if (peer_closed_) text += "; the peer closed its control connection";
+  if (wc.status == IBV_WC_RETRY_EXC_ERR) text += "; the peer stopped acknowledging and closed its control connection";
+  else if (peer_closed_) text += "; the peer closed its control connection";
   Status st = MakeStatus(gone ? COLL_ERR_PEER_LOST : COLL_ERR_SYSTEM, "%s", text.c_str());
   // A flush only says the QP is in error: the cause (often the peer's failed write into
   // us) is reported by whoever saw it; let that report win.

@@ -32,9 +32,14 @@ class Endpoint {
   };
   // Creates the CQ, channel and QP (moved to INIT) and takes the socket. `what` is
   // "to rank 3" or "from rank 3", used in every message.
-  static Status Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int peer,
+  static Status Create(std::shared_ptr<Device> device, const IbConfig& config, Fd socket, int self, int peer,
                        const std::string& what, const Shape& shape, std::unique_ptr<Endpoint>* out);
-  ~Endpoint();
+  ~Endpoint();  // shutdown(), then the control socket closes
+  // Moves the QP to ERR and destroys it, its CQ and channel; idempotent. A link calls it before
+  // deregistering its memory, which it does before the socket closes: a peer's write still in
+  // flight then finds no QP (and the peer sees the socket close) instead of failing the
+  // remote access check of a live QP.
+  void shutdown();
   Endpoint(const Endpoint&) = delete;
   Endpoint& operator=(const Endpoint&) = delete;
 
@@ -73,12 +78,13 @@ class Endpoint {
   Status toInit();
   void drainChannel();  // consumes a pending completion event (non-blocking fd)
   Status watch(int fd, bool add);
+  std::string pathFailure(const ibv_wc& wc, const char* doing) const;
 
   std::shared_ptr<Device> device_;
   const VerbsApi* api_ = nullptr;
   IbConfig config_;
   Shape shape_{};
-  int peer_ = -1;
+  int self_ = -1, peer_ = -1;
   std::string what_, describe_;
   Fd socket_, epoll_;
   ibv_comp_channel* channel_ = nullptr;
@@ -86,6 +92,7 @@ class Endpoint {
   ibv_qp* qp_ = nullptr;
   uint32_t psn_ = 0;
   uint32_t remote_qpn_ = 0;
+  bool grh_ = false;  // the address vector carries a GRH
 
   uint64_t posted_ = 0, retired_ = 0;  // send work requests
   int unsignaled_ = 0;                 // posts since the last signalled one

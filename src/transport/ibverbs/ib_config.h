@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "transport/ibverbs/gid.h"
 
 namespace coll {
 namespace ibverbs {
@@ -14,11 +15,16 @@ struct IbConfig {
   std::string library = "libibverbs.so.1";  // COLL_IBVERBS_LIB
   std::string hca;                          // COLL_IB_HCA "name[:port]"; empty: nearest active
   int port = 0;                             // from COLL_IB_HCA; 0: the first active port
-  int gid_index = -1;                       // COLL_IB_GID_INDEX; -1: LID on IB, a RoCE v2 GID on Ethernet
-  int timeout = 14;                         // COLL_IB_TIMEOUT: ack timeout 4.096 us * 2^14 = 67 ms
+  int gid_index = -1;                       // COLL_IB_GID_INDEX; -1: LID on IB, chosen by gid.h on Ethernet
+  std::string addr_family;                  // COLL_IB_ADDR_FAMILY text ("" unset)
+  std::string addr_range;                   // COLL_IB_ADDR_RANGE text ("" unset)
+  std::string socket_ifname;                // COLL_SOCKET_IFNAME: its netdev's GIDs come first
+  GidPolicy gid_policy;                     // the three above, parsed
+  int timeout = 20;                         // COLL_IB_TIMEOUT: ack timeout 4.096 us * 2^20 = 4.3 s, as NCCL
   int retry_cnt = 7;                        // COLL_IB_RETRY_CNT: transport retries
   int rnr_retry = 6;                        // COLL_IB_RNR_RETRY: finite, credits make RNR a bug (7: forever)
   int min_rnr_timer = 12;                   // COLL_IB_MIN_RNR_TIMER: 12 = 0.64 ms
+  int pkey = 0;                             // COLL_IB_PKEY: partition; 0: P_Key table entry 0
   int service_level = 0;                    // COLL_IB_SL
   int traffic_class = 0;                    // COLL_IB_TC (RoCE)
   int64_t spin_us = 1000;                   // COLL_IB_SPIN_US: busy-poll this long after activity
@@ -26,6 +32,7 @@ struct IbConfig {
   // Reads the environment; an unparsable value is COLL_ERR_INVALID_ARGUMENT naming it.
   static Status FromEnv(IbConfig* out);
   std::string describe() const;  // for COLL_DEBUG=INFO
+  std::string gidSettings() const;  // "COLL_IB_ADDR_FAMILY=AF_INET6 COLL_IB_ADDR_RANGE=fd00::/8", for messages
 };
 
 }  // namespace ibverbs

@@ -43,6 +43,7 @@ struct SlotGeometry {
 class IbSendLink final : public SendLink {
  public:
   static Status Create(LinkSetup setup, std::unique_ptr<SendLink>* out);
+  ~IbSendLink() override;  // QP down, then deregister, then the socket closes (Endpoint::shutdown)
   size_t slotBytes() const override { return geo_.slot_bytes; }
   int peer() const override { return peer_; }
   bool hasCredit() override;
@@ -75,6 +76,7 @@ class IbSendLink final : public SendLink {
 class IbRecvLink final : public RecvLink {
  public:
   static Status Create(LinkSetup setup, std::unique_ptr<RecvLink>* out);
+  ~IbRecvLink() override;  // QP down, then deregister, then the socket closes (Endpoint::shutdown)
   Status finishSetup(const Deadline& deadline) override;
   size_t slotBytes() const override { return geo_.slot_bytes; }
   int peer() const override { return peer_; }

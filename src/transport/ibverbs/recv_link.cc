@@ -21,13 +21,19 @@ Status IbRecvLink::Create(LinkSetup setup, std::unique_ptr<RecvLink>* out) {
   return Status::OK();
 }
 
+IbRecvLink::~IbRecvLink() {
+  if (ep_ != nullptr) ep_->shutdown();
+  pool_.reset();
+}
+
 // Must not wait for the peer (link.h): everything here is local but the one send.
 Status IbRecvLink::start(LinkSetup& setup, const IbConfig& config, std::shared_ptr<Device> device) {
   const unsigned access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
+  COLL_RETURN_IF_ERROR(device->checkMessageBytes(geo_.stride(), geo_.slot_bytes));
   COLL_RETURN_IF_ERROR(RegisteredBuffer::Create(device, geo_.poolBytes(), access,
                                                 StrFormat("receive pool for rank %d", peer_), &pool_));
   Endpoint::Shape shape{geo_.nslots, geo_.nslots, access, std::max(1, geo_.nslots / 2)};
-  COLL_RETURN_IF_ERROR(Endpoint::Create(device, config, std::move(setup.socket), peer_,
+  COLL_RETURN_IF_ERROR(Endpoint::Create(device, config, std::move(setup.socket), setup.self_rank, peer_,
                                         StrFormat("from rank %d", peer_), shape, &ep_));
   for (int i = 0; i < geo_.nslots; ++i) COLL_RETURN_IF_ERROR(ep_->postRecv(static_cast<uint64_t>(i)));
   local_ = ep_->localInfo();

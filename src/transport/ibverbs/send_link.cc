@@ -21,14 +21,20 @@ Status IbSendLink::Create(LinkSetup setup, std::unique_ptr<SendLink>* out) {
   return Status::OK();
 }
 
+IbSendLink::~IbSendLink() {
+  if (ep_ != nullptr) ep_->shutdown();
+  staging_.reset();
+}
+
 // May wait: the receiver sent its ConnInfo when its RecvLink was made (link.h setup order).
 Status IbSendLink::connect(LinkSetup& setup, const IbConfig& config, std::shared_ptr<Device> device) {
+  COLL_RETURN_IF_ERROR(device->checkMessageBytes(geo_.stride(), geo_.slot_bytes));
   ConnInfo theirs;
   COLL_RETURN_IF_ERROR(RecvConnInfo(setup.socket.get(), &theirs, setup.deadline, peer_));
   COLL_RETURN_IF_ERROR(RegisteredBuffer::Create(device, geo_.poolBytes(), IBV_ACCESS_LOCAL_WRITE,
                                                 StrFormat("send staging pool for rank %d", peer_), &staging_));
   Endpoint::Shape shape{2 * geo_.nslots, geo_.nslots, 0, geo_.nslots};
-  COLL_RETURN_IF_ERROR(Endpoint::Create(device, config, std::move(setup.socket), peer_,
+  COLL_RETURN_IF_ERROR(Endpoint::Create(device, config, std::move(setup.socket), setup.self_rank, peer_,
                                         StrFormat("to rank %d", peer_), shape, &ep_));
   ConnInfo mine = ep_->localInfo();
   mine.nslots = static_cast<uint32_t>(geo_.nslots);

@@ -49,6 +49,7 @@ Status BindAll(void* lib, VerbsApi* api) {
   b.need("ibv_query_device", kV11, &api->query_device);
   b.need("ibv_query_port", kV11, &api->query_port_compat);
   b.need("ibv_query_gid", kV11, &api->query_gid);
+  b.need("ibv_query_pkey", kV11, &api->query_pkey);
   b.need("ibv_alloc_pd", kV11, &api->alloc_pd);
   b.need("ibv_dealloc_pd", kV11, &api->dealloc_pd);
   b.need("ibv_reg_mr", kV11, &api->reg_mr);
@@ -65,9 +66,13 @@ Status BindAll(void* lib, VerbsApi* api) {
   b.need("ibv_fork_init", kV11, &api->fork_init);
   b.need("ibv_wc_status_str", kV11, &api->wc_status_str);
   b.need("ibv_port_state_str", kV11, &api->port_state_str);
+  b.need("ibv_get_async_event", kV11, &api->get_async_event);
+  b.need("ibv_ack_async_event", kV11, &api->ack_async_event);
+  b.need("ibv_event_type_str", kV11, &api->event_type_str);
   Bind(lib, "ibv_reg_mr_iova2", "IBVERBS_1.8", &api->reg_mr_iova2);
   Bind(lib, "ibv_reg_dmabuf_mr", "IBVERBS_1.12", &api->reg_dmabuf_mr);
   Bind(lib, "_ibv_query_gid_ex", "IBVERBS_1.11", &api->query_gid_ex);
+  Bind(lib, "_ibv_query_gid_table", "IBVERBS_1.11", &api->query_gid_table);
   return b.status;
 }
 

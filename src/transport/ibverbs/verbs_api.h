@@ -25,6 +25,7 @@ struct VerbsApi {
   decltype(&::ibv_query_device) query_device;
   decltype(&::ibv_query_port) query_port_compat;  // short struct: see QueryPort()
   decltype(&::ibv_query_gid) query_gid;
+  decltype(&::ibv_query_pkey) query_pkey;
   decltype(&::ibv_alloc_pd) alloc_pd;
   decltype(&::ibv_dealloc_pd) dealloc_pd;
   decltype(&::ibv_reg_mr) reg_mr;
@@ -41,10 +42,14 @@ struct VerbsApi {
   decltype(&::ibv_fork_init) fork_init;
   decltype(&::ibv_wc_status_str) wc_status_str;
   decltype(&::ibv_port_state_str) port_state_str;
+  decltype(&::ibv_get_async_event) get_async_event;
+  decltype(&::ibv_ack_async_event) ack_async_event;
+  decltype(&::ibv_event_type_str) event_type_str;
 
   decltype(&::ibv_reg_mr_iova2) reg_mr_iova2 = nullptr;    // optional, IBVERBS_1.8
   decltype(&::ibv_reg_dmabuf_mr) reg_dmabuf_mr = nullptr;  // optional, IBVERBS_1.12
   decltype(&::_ibv_query_gid_ex) query_gid_ex = nullptr;   // optional, IBVERBS_1.11
+  decltype(&::_ibv_query_gid_table) query_gid_table = nullptr;  // optional, IBVERBS_1.11
 
   // ibv_query_port without the <infiniband/verbs.h> macro (which binds to libibverbs).
   int QueryPort(ibv_context* context, uint8_t port, ibv_port_attr* attr) const;
