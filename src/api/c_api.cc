@@ -244,10 +244,18 @@ coll_status_t CheckRequest(const char* fn, coll_request_t* request) {
   return COLL_SUCCESS;
 }
 
-Status InitComm(coll_comm_t* out, int nranks, int rank, const UniqueId& id, Fd parked, const Config& config) {
-  // Every collective classifies its buffers through the CUDA driver; loading it (or finding
-  // there is none: a dlopen search of ~0.2 ms) is part of init, so the first call does not pay it.
-  cuda::CudaDriverOnce();
+// The communicator serves the CUDA device current on this thread, as NCCL's does: its NIC and
+// progress thread are placed near that GPU (comm/progress_placement.h).
+Status InitComm(coll_comm_t* out, int nranks, int rank, const UniqueId& id, Fd parked, const Config& env_config) {
+  Config config = env_config;
+  // Loading the driver (or finding there is none: a dlopen search of ~0.2 ms) is part of init,
+  // so the first collective, which classifies its buffers through it, does not pay it.
+  const cuda::CurrentGpu gpu = cuda::CurrentContextGpu(cuda::CudaDriverOnce());
+  config.gpu_busid = gpu.pci_busid;
+  if (gpu.ordinal >= 0)
+    COLL_INFO(rank, "GPU: CUDA device %d (pci %s), current at init", gpu.ordinal, gpu.pci_busid.c_str());
+  else
+    COLL_INFO(rank, "GPU: none (%s): placing by the process's cores", gpu.why.c_str());
   std::unique_ptr<Communicator> impl;
   COLL_RETURN_IF_ERROR(Communicator::Create(nranks, rank, id, std::move(parked), config, &impl));
   auto queue = std::make_unique<OperationQueue>(*impl);

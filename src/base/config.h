@@ -23,6 +23,8 @@ struct Config {
   int64_t spin_us = 50;                                // COLL_SPIN_US: busy-poll before sleeping
   std::string job_token_hex;                           // COLL_JOB_TOKEN (env bootstrap only)
   std::vector<int> progress_cpus;                      // COLL_PROGRESS_CPUS; empty: from topology
+  std::string gpu_busid;                               // not a variable: set by the C API at init to
+                                                       //   the PCI id of the current CUDA device ("" none)
 
   // Reads the environment; an unparsable value is COLL_ERR_INVALID_ARGUMENT naming it.
   static Status FromEnv(Config* out);

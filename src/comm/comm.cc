@@ -11,6 +11,7 @@
 
 #include "bootstrap/handshake.h"
 #include "base/log.h"
+#include "comm/progress_placement.h"
 #include "topology/hosts.h"
 #include "topology/topology.h"
 
@@ -134,14 +135,14 @@ void Communicator::logSetup() const {
   }
   COLL_INFO(rank_, "%s", topo::DescribeRing(ring_, links).c_str());
   if (left_) COLL_INFO(rank_, "links: send %s; receive %s", right_->describe().c_str(), left_->describe().c_str());
-  // Where this rank's work would best run: the NIC nearest its cores and those cores.
-  // Collectives run on the caller's thread, which libcollective never rebinds.
+  // Where this rank's work runs best: its GPU (the CUDA device current at init), the NIC nearest
+  // it and the GPU's cores; without a GPU, the NIC nearest its cores. Collectives run on the
+  // caller's thread, which libcollective never rebinds; the progress thread goes there.
   std::unique_ptr<topo::Topology> topology;
   topo::Placement placement;
-  Status st = topo::Topology::Load(&topology);
-  if (st.ok()) st = topology->plan(std::nullopt, &placement);
+  Status st = PlanPlacement(config_, rank_, &topology, &placement);
   if (st.ok()) {
-    std::string text = topology->describe() + "\n" + placement.describe();
+    std::string text = topology->describe() + "\nGPU -> NIC -> cores: " + placement.describeChain();
     for (size_t pos = 0; pos < text.size();) {
       size_t end = text.find('\n', pos);
       if (end == std::string::npos) end = text.size();

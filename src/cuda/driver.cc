@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
 
 #include "base/log.h"
@@ -16,6 +17,8 @@
 #include <cuda.h>
 static_assert(coll::cuda::kCudaSuccess == CUDA_SUCCESS, "CUresult ABI");
 static_assert(coll::cuda::kCudaErrorNoDevice == CUDA_ERROR_NO_DEVICE, "CUresult ABI");
+static_assert(coll::cuda::kCudaErrorInvalidContext == CUDA_ERROR_INVALID_CONTEXT, "CUresult ABI");
+static_assert(sizeof(CUdevice) == sizeof(int), "CUdevice ABI");
 static_assert(coll::cuda::kPointerAttributeMemoryType == CU_POINTER_ATTRIBUTE_MEMORY_TYPE, "attribute ABI");
 static_assert(coll::cuda::kPointerAttributeIsManaged == CU_POINTER_ATTRIBUTE_IS_MANAGED, "attribute ABI");
 static_assert(coll::cuda::kPointerAttributeDeviceOrdinal == CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, "attribute ABI");
@@ -43,6 +46,8 @@ bool BindAll(void* lib, CudaDriver* d) {
                         : !Bind(lib, "cuPointerGetAttributes", &d->pointer_get_attributes) ? "cuPointerGetAttributes"
                         : !Bind(lib, "cuGetErrorString", &d->get_error_string)         ? "cuGetErrorString"
                                                                                        : nullptr;
+  Bind(lib, "cuCtxGetDevice", &d->ctx_get_device);  // optional: only the GPU placement needs them
+  Bind(lib, "cuDeviceGetPCIBusId", &d->device_get_pci_bus_id);
   if (missing == nullptr) return true;
   d->why = StrFormat("%s has no symbol %s: it is not a CUDA driver library", d->path.c_str(), missing);
   return false;
@@ -73,6 +78,33 @@ std::string CudaDriver::ErrorText(int result) const {
   if (get_error_string == nullptr || get_error_string(result, &text) != kCudaSuccess || text == nullptr)
     return StrFormat("error %d", result);
   return StrFormat("%s (error %d)", text, result);
+}
+
+CurrentGpu CurrentContextGpu(const CudaDriver& driver) {
+  CurrentGpu gpu;
+  if (!driver.usable) {
+    gpu.why = "no CUDA driver in use (" + driver.why + ")";
+    return gpu;
+  }
+  if (driver.ctx_get_device == nullptr || driver.device_get_pci_bus_id == nullptr) {
+    gpu.why = driver.path + " lacks cuCtxGetDevice or cuDeviceGetPCIBusId";
+    return gpu;
+  }
+  int device = -1;
+  if (int rc = driver.ctx_get_device(&device); rc != kCudaSuccess) {
+    gpu.why = rc == kCudaErrorInvalidContext ? "no CUDA context is current on the thread that created the communicator"
+                                             : "cuCtxGetDevice failed: " + driver.ErrorText(rc);
+    return gpu;
+  }
+  char busid[64] = {0};
+  if (int rc = driver.device_get_pci_bus_id(busid, static_cast<int>(sizeof busid - 1), device); rc != kCudaSuccess) {
+    gpu.why = StrFormat("cuDeviceGetPCIBusId(device %d) failed: %s", device, driver.ErrorText(rc).c_str());
+    return gpu;
+  }
+  gpu.ordinal = device;
+  gpu.pci_busid = busid;
+  for (char& c : gpu.pci_busid) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return gpu;
 }
 
 CudaDriver LoadCudaDriver(const std::string& path) {

@@ -14,6 +14,7 @@ namespace cuda {
 // CUresult, CUpointer_attribute and CUmemorytype values (enums of int size in <cuda.h>).
 constexpr int kCudaSuccess = 0;
 constexpr int kCudaErrorNoDevice = 100;
+constexpr int kCudaErrorInvalidContext = 201;      // CUDA_ERROR_INVALID_CONTEXT: no context is current
 constexpr int kPointerAttributeMemoryType = 2;     // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
 constexpr int kPointerAttributeIsManaged = 8;      // CU_POINTER_ATTRIBUTE_IS_MANAGED
 constexpr int kPointerAttributeDeviceOrdinal = 9;  // CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL
@@ -35,11 +36,23 @@ struct CudaDriver {
   int (*device_get_count)(int* count) = nullptr;
   int (*pointer_get_attributes)(unsigned n, int* attributes, void** data, unsigned long long ptr) = nullptr;
   int (*get_error_string)(int error, const char** text) = nullptr;
+  // Optional (nullptr when the library lacks them): the current context's device, its PCI id.
+  int (*ctx_get_device)(int* device) = nullptr;
+  int (*device_get_pci_bus_id)(char* busid, int len, int device) = nullptr;
 
   // "CUDA_ERROR_INVALID_VALUE (invalid argument)"-style text of a CUresult; "error N" when the
   // driver does not know it.
   std::string ErrorText(int result) const;
 };
+
+// The GPU a communicator serves, as NCCL takes it: the device of the CUDA context current on
+// the thread that creates the communicator (cudaSetDevice makes one current).
+struct CurrentGpu {
+  int ordinal = -1;        // -1: none
+  std::string pci_busid;   // "0000:81:00.0" (lower case), empty when none
+  std::string why;         // when none: one phrase saying why
+};
+CurrentGpu CurrentContextGpu(const CudaDriver& driver);
 
 // Loads `path` (dlopen, dlsym, cuInit(0), version and device count). Never fails: a driver
 // that cannot be used comes back with usable == false and the reason. Each call loads anew;

@@ -96,6 +96,24 @@ std::optional<Device> Topology::nearestNicToCpuset(const CpuSet& cpus) const {
   return best;
 }
 
+std::optional<Device> Topology::nearestNicAmong(const std::optional<Device>& gpu, const CpuSet& affinity,
+                                                const std::vector<std::string>& names,
+                                                Proximity* proximity) const {
+  std::optional<Device> best;
+  for (const Device& nic : nics()) {
+    bool named = names.empty();
+    for (const std::string& os_name : nic.os_names)
+      for (const std::string& name : names) named = named || os_name == name;
+    if (!named) continue;
+    Proximity p = gpu ? this->proximity(*gpu, nic) : proximityToCpuset(nic, affinity);
+    if (!best || p < *proximity) {
+      best = nic;
+      *proximity = p;
+    }
+  }
+  return best;
+}
+
 Status Topology::currentAffinity(CpuSet* out) const {
   BitmapPtr set = ToBitmap(CpuSet());
   if (!set) return SystemError("currentAffinity: out of memory");
@@ -132,13 +150,20 @@ Placement Topology::plan(const std::optional<Device>& gpu, const CpuSet& affinit
   Placement p;
   p.gpu = gpu;
   p.affinity = affinity;
-  p.nic = gpu ? nearestNic(*gpu) : nearestNicToCpuset(affinity);
-  if (p.nic) {
-    p.nic_proximity = gpu ? proximity(*gpu, *p.nic) : proximityToCpuset(*p.nic, affinity);
-  }
+  p.nic = nearestNicAmong(gpu, affinity, {}, &p.nic_proximity);
   // Near the GPU first: the progress thread launches its reductions and copies.
   const std::optional<Device>& anchor = gpu ? gpu : p.nic;
   p.progress_cpus = anchor ? progressCpuset(*anchor, affinity) : affinity;
+  if (!anchor) {
+    p.progress_why = "no GPU and no NIC: the process's mask";
+  } else if (anchor->local_cpus.intersect(affinity).empty()) {
+    p.progress_why = StrFormat("none of the PUs %s near %s %s is in the process's mask: the whole mask",
+                               anchor->local_cpus.toString().c_str(), gpu ? "GPU" : "NIC", anchor->name.c_str());
+  } else if (anchor->numa_node >= 0) {
+    p.progress_why = StrFormat("the %s's NUMA node %d", gpu ? "GPU" : "NIC", anchor->numa_node);
+  } else {
+    p.progress_why = StrFormat("the PUs near %s %s", gpu ? "GPU" : "NIC", anchor->name.c_str());
+  }
   return p;
 }
 
@@ -167,6 +192,18 @@ std::string Placement::describe() const {
              : std::string("none");
   return out + ", progress thread on PUs " + progress_cpus.toString() + " of affinity " +
          affinity.toString();
+}
+
+std::string Placement::describeChain() const {
+  std::string out = gpu ? "GPU " + gpu->describe() : std::string("no GPU");
+  if (nic) {
+    out += " -> NIC " + nic->describe() + ", " + ProximityName(nic_proximity) + " as the " +
+           (gpu ? "GPU" : "process's cores");
+  } else {
+    out += " -> no NIC in the topology";
+  }
+  return out + " -> progress thread on PUs " + progress_cpus.toString() + ", " + progress_why +
+         " (process mask " + affinity.toString() + ")";
 }
 
 }  // namespace topo

@@ -46,16 +46,20 @@ struct Device {
   std::string describe() const;
 };
 
-// Where a communicator's traffic and progress thread should live.
+// Where a communicator's traffic and progress thread should live, and why.
 struct Placement {
   std::optional<Device> gpu;      // the GPU served, if any
   std::optional<Device> nic;      // nearest NIC to the GPU, else to the affinity mask
   Proximity nic_proximity = Proximity::kSystem;
   CpuSet affinity;                // the process's mask the plan was made within
   CpuSet progress_cpus;           // where to bind the progress thread
+  std::string progress_why;       // "the GPU's NUMA node 1", "near NIC mlx5_0", ...
 
   // One line for COLL_DEBUG=INFO.
   std::string describe() const;
+  // The chain for COLL_DEBUG=INFO: "GPU cuda1 (...) -> NIC mlx5_2 (...), same NUMA node as the
+  // GPU -> progress thread on PUs 1, the GPU's NUMA node 1 (process mask 0-1)".
+  std::string describeChain() const;
 };
 
 class Topology {
@@ -91,6 +95,11 @@ class Topology {
   // has no NIC (or `device` is not from this topology).
   std::optional<Device> nearestNic(const Device& device) const;
   std::optional<Device> nearestNicToCpuset(const CpuSet& cpus) const;
+  // The NIC nearest `gpu` (without one: nearest `affinity`) among those with one of `names` as
+  // an OS name (the RDMA ports that are up); every NIC when `names` is empty. Ties go to the
+  // first in devices(). Sets *proximity when found.
+  std::optional<Device> nearestNicAmong(const std::optional<Device>& gpu, const CpuSet& affinity,
+                                        const std::vector<std::string>& names, Proximity* proximity) const;
 
   // The union of the process's threads' CPU bindings.
   Status currentAffinity(CpuSet* out) const;

@@ -1,10 +1,15 @@
 /* fakecuda: a stand-in for libcuda.so.1 with just the entry points libcollective binds
- * (src/cuda/driver.h), so tests on machines without a GPU can drive pointer classification.
+ * (src/cuda/driver.h), so tests on machines without a GPU can drive pointer classification and GPU placement.
  * Address ranges are declared device / pinned / managed memory with fakecuda_declare; any
  * other pointer is unknown to the "driver", as pageable host memory is to the real one.
+ * Devices: FAKECUDA_PCI_BUSIDS="0000:03:00.0,0000:81:00.0" (read by cuInit) gives that many
+ * devices with those PCI ids (else one, 0000:01:00.0); FAKECUDA_CURRENT_DEVICE=N makes device N
+ * the current context's (else no context is current), as cudaSetDevice(N) would.
  * Not thread-safe: tests declare ranges before the code under test runs. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FAKECUDA_API __attribute__((visibility("default")))
@@ -25,6 +30,27 @@ static int g_init_result;      /* what cuInit returns */
 static int g_pointer_result;   /* what cuPointerGetAttributes returns */
 static int g_devices = 1;
 static int g_initialised;
+enum { kMaxDevices = 8 };
+static char g_busids[kMaxDevices][32]; /* "" : 0000:<device + 1>:00.0 */
+static int g_current = -1; /* the current context's device; -1: no context */
+
+/* Reads FAKECUDA_PCI_BUSIDS and FAKECUDA_CURRENT_DEVICE. */
+static void ReadDeviceEnv(void) {
+  const char* ids = getenv("FAKECUDA_PCI_BUSIDS");
+  if (ids != NULL && *ids != '\0') {
+    int n = 0;
+    while (*ids != '\0' && n < kMaxDevices) {
+      size_t len = strcspn(ids, ",");
+      snprintf(g_busids[n], sizeof g_busids[n], "%.*s", (int)(len < 31 ? len : 31), ids);
+      ++n;
+      ids += len;
+      if (*ids == ',') ++ids;
+    }
+    g_devices = n;
+  }
+  const char* current = getenv("FAKECUDA_CURRENT_DEVICE");
+  if (current != NULL && *current != '\0') g_current = atoi(current);
+}
 
 FAKECUDA_API void fakecuda_reset(void) {
   g_nranges = 0;
@@ -32,7 +58,12 @@ FAKECUDA_API void fakecuda_reset(void) {
   g_pointer_result = 0;
   g_devices = 1;
   g_initialised = 0;
+  g_current = -1;
+  memset(g_busids, 0, sizeof g_busids);
 }
+
+/* As cudaSetDevice(device); -1: no context current. */
+FAKECUDA_API void fakecuda_set_current_device(int device) { g_current = device; }
 
 FAKECUDA_API int fakecuda_declare(const void* base, size_t bytes, unsigned memory_type, int managed, int device) {
   if (g_nranges == kMaxRanges) return -1;
@@ -52,6 +83,7 @@ FAKECUDA_API int fakecuda_initialised(void) { return g_initialised; }
 
 FAKECUDA_API int cuInit(unsigned flags) {
   if (flags != 0) return 1; /* CUDA_ERROR_INVALID_VALUE */
+  ReadDeviceEnv();
   if (g_init_result == 0) g_initialised = 1;
   return g_init_result;
 }
@@ -85,12 +117,32 @@ FAKECUDA_API int cuPointerGetAttributes(unsigned n, const int* attributes, void*
   return 0;
 }
 
+FAKECUDA_API int cuCtxGetDevice(int* device) {
+  if (!g_initialised) return 3;
+  if (g_current < 0) return 201; /* CUDA_ERROR_INVALID_CONTEXT */
+  *device = g_current;
+  return 0;
+}
+
+FAKECUDA_API int cuDeviceGetPCIBusId(char* busid, int len, int device) {
+  if (!g_initialised) return 3;
+  if (device < 0 || device >= g_devices) return 101; /* CUDA_ERROR_INVALID_DEVICE */
+  if (busid == NULL || len < 13) return 1;
+  if (device < kMaxDevices && g_busids[device][0] != '\0')
+    snprintf(busid, (size_t)len, "%s", g_busids[device]);
+  else
+    snprintf(busid, (size_t)len, "0000:%02x:00.0", (unsigned)(device + 1) & 0xffu);
+  return 0;
+}
+
 FAKECUDA_API int cuGetErrorString(int error, const char** text) {
   switch (error) {
     case 0: *text = "no error"; return 0;
     case 1: *text = "invalid argument"; return 0;
     case 3: *text = "initialization error"; return 0;
     case 100: *text = "no CUDA-capable device is detected"; return 0;
+    case 101: *text = "invalid device ordinal"; return 0;
+    case 201: *text = "invalid device context"; return 0;
     case 999: *text = "unknown error"; return 0;
     default: *text = NULL; return 1;
   }

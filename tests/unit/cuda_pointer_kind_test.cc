@@ -220,6 +220,35 @@ TEST_F(FakeDriverTest, ForkedChildTreatsEveryBufferAsHost) {
   EXPECT_TRUE(CudaDriverOnce().usable);
 }
 
+// The GPU a communicator serves: the current context's device and its PCI id, lower case.
+TEST_F(FakeDriverTest, CurrentContextGpuIsTheCurrentDeviceWithItsPciId) {
+  auto set_current = reinterpret_cast<void (*)(int)>(
+      dlsym(dlopen(COLL_TEST_FAKECUDA_LIB, RTLD_NOW | RTLD_LOCAL), "fakecuda_set_current_device"));
+  ASSERT_NE(set_current, nullptr);
+  CurrentGpu none = CurrentContextGpu(driver_);
+  EXPECT_EQ(none.ordinal, -1);
+  EXPECT_EQ(none.pci_busid, "");
+  EXPECT_EQ(none.why, "no CUDA context is current on the thread that created the communicator");
+  fake_.set_results(0, 0, 2);
+  set_current(1);
+  CurrentGpu gpu = CurrentContextGpu(driver_);
+  EXPECT_EQ(gpu.ordinal, 1);
+  EXPECT_EQ(gpu.pci_busid, "0000:02:00.0");
+  set_current(5);  // a device the driver does not have
+  CurrentGpu bad = CurrentContextGpu(driver_);
+  EXPECT_EQ(bad.ordinal, -1);
+  EXPECT_EQ(bad.why, "cuDeviceGetPCIBusId(device 5) failed: invalid device ordinal (error 101)");
+  set_current(-1);
+}
+
+TEST(CurrentGpuTest, NoDriverNoGpu) {
+  CudaDriver missing = LoadCudaDriver("/nonexistent/libcuda.so.1");
+  CurrentGpu gpu = CurrentContextGpu(missing);
+  EXPECT_EQ(gpu.ordinal, -1);
+  EXPECT_EQ(gpu.why.rfind("no CUDA driver in use (/nonexistent/libcuda.so.1: cannot open shared object file", 0), 0u)
+      << gpu.why;
+}
+
 }  // namespace
 }  // namespace cuda
 }  // namespace coll

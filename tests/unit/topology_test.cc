@@ -251,6 +251,87 @@ TEST(SingleSocketTest, NoNicAndNoComputeGpu) {
   EXPECT_NE(p.describe().find("NIC none"), std::string::npos) << p.describe();
 }
 
+// GPU/NIC affinity on tests/data/topo-2socket-2gpu.xml: one GPU under each package, a NIC on
+// the GPU's PCIe switch (package 0) or only on its NUMA node (package 1).
+class TwoGpuTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    topo_ = LoadData("topo-2socket-2gpu.xml");
+    ASSERT_NE(topo_, nullptr);
+  }
+  Device Gpu(const std::string& busid) const { return *topo_->findGpu(busid); }
+  std::unique_ptr<Topology> topo_;
+};
+
+TEST_F(TwoGpuTest, SeesTwoGpusAndThreeNics) {
+  ASSERT_EQ(topo_->gpus().size(), 2u);
+  EXPECT_EQ(topo_->gpus()[0].name, "cuda0");
+  EXPECT_EQ(topo_->gpus()[0].numa_node, 0);
+  EXPECT_EQ(topo_->gpus()[1].name, "cuda1");
+  EXPECT_EQ(topo_->gpus()[1].numa_node, 1);
+  ASSERT_EQ(topo_->nics().size(), 3u);
+  EXPECT_EQ(topo_->nics()[0].name, "mlx5_1");  // sorted by bus id: 04:00.0 before 05:00.0
+  EXPECT_EQ(topo_->nics()[1].name, "mlx5_0");
+  EXPECT_EQ(topo_->nics()[2].name, "mlx5_2");
+}
+
+TEST_F(TwoGpuTest, TheNicOnTheGpusSwitchWinsOverOneOnItsHostBridge) {
+  Proximity p = Proximity::kSystem;
+  std::optional<Device> nic = topo_->nearestNicAmong(Gpu("0000:03:00.0"), topo_->allCpus(), {}, &p);
+  ASSERT_TRUE(nic);
+  EXPECT_EQ(nic->name, "mlx5_1");
+  EXPECT_EQ(p, Proximity::kPciSwitch);
+  // Only mlx5_0 and mlx5_2 up (e.g. their ports are the active ones): the host bridge one.
+  nic = topo_->nearestNicAmong(Gpu("0000:03:00.0"), topo_->allCpus(), {"mlx5_2", "ib0"}, &p);
+  ASSERT_TRUE(nic);
+  EXPECT_EQ(nic->name, "mlx5_0");
+  EXPECT_EQ(p, Proximity::kHostBridge);
+  // Only the other package's NIC: it, across packages.
+  nic = topo_->nearestNicAmong(Gpu("0000:03:00.0"), topo_->allCpus(), {"mlx5_2"}, &p);
+  ASSERT_TRUE(nic);
+  EXPECT_EQ(nic->name, "mlx5_2");
+  EXPECT_EQ(p, Proximity::kSystem);
+  EXPECT_FALSE(topo_->nearestNicAmong(Gpu("0000:03:00.0"), topo_->allCpus(), {"eth7"}, &p));
+}
+
+TEST_F(TwoGpuTest, WithoutACommonSwitchTheNumaNodeDecides) {
+  Proximity p = Proximity::kSystem;
+  std::optional<Device> nic = topo_->nearestNicAmong(Gpu("0000:81:00.0"), topo_->allCpus(), {}, &p);
+  ASSERT_TRUE(nic);
+  EXPECT_EQ(nic->name, "mlx5_2");
+  EXPECT_EQ(p, Proximity::kNumaNode);
+  // Without a GPU the cores decide: PU 1 is package 1's.
+  nic = topo_->nearestNicAmong(std::nullopt, Cpus({1}), {}, &p);
+  ASSERT_TRUE(nic);
+  EXPECT_EQ(nic->name, "mlx5_2");
+}
+
+TEST_F(TwoGpuTest, PlanPutsTheProgressThreadOnTheGpusNumaNode) {
+  Placement p0 = topo_->plan(Gpu("0000:03:00.0"), topo_->allCpus());
+  EXPECT_EQ(p0.nic->name, "mlx5_1");
+  EXPECT_EQ(p0.progress_cpus, Cpus({0}));
+  EXPECT_EQ(p0.describeChain(),
+            "GPU cuda0 (pci 0000:03:00.0, NUMA 0, package 0, PUs 0) -> NIC mlx5_1/ib1 (pci 0000:04:00.0, NUMA 0, "
+            "package 0, PUs 0), same PCIe switch as the GPU -> progress thread on PUs 0, the GPU's NUMA node 0 "
+            "(process mask 0-1)");
+  Placement p1 = topo_->plan(Gpu("0000:81:00.0"), topo_->allCpus());
+  EXPECT_EQ(p1.nic->name, "mlx5_2");
+  EXPECT_EQ(p1.progress_cpus, Cpus({1}));
+  EXPECT_EQ(p1.describeChain(),
+            "GPU cuda1 (pci 0000:81:00.0, NUMA 1, package 1, PUs 1) -> NIC mlx5_2/ib2 (pci 0000:91:00.0, NUMA 1, "
+            "package 1, PUs 1), same NUMA node as the GPU -> progress thread on PUs 1, the GPU's NUMA node 1 "
+            "(process mask 0-1)");
+  // A process bound away from the GPU keeps its mask, and the chain says so.
+  Placement away = topo_->plan(Gpu("0000:81:00.0"), Cpus({0}));
+  EXPECT_EQ(away.progress_cpus, Cpus({0}));
+  EXPECT_EQ(away.progress_why, "none of the PUs 1 near GPU cuda1 is in the process's mask: the whole mask");
+  Placement none = topo_->plan(std::nullopt, Cpus({0}));
+  EXPECT_EQ(none.nic->name, "mlx5_1");
+  EXPECT_EQ(none.describeChain(),
+            "no GPU -> NIC mlx5_1/ib1 (pci 0000:04:00.0, NUMA 0, package 0, PUs 0), same NUMA node as the process's "
+            "cores -> progress thread on PUs 0, the NIC's NUMA node 0 (process mask 0)");
+}
+
 TEST(TopologyLoadTest, BadXmlPathNamesThePath) {
   std::unique_ptr<Topology> topo;
   const std::string path = "/nonexistent/topo-missing.xml";
