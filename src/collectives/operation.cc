@@ -200,6 +200,7 @@ Status Operation::pumpRecvs(bool* progressed) {
     COLL_RETURN_IF_ERROR(processChunk(chunk, &fused));
     COLL_RETURN_IF_ERROR(left_->release());
     *progressed = true;
+    ++received_;
     ++recv_.chunk;
     skipEmpty(&recv_, false);
   }
@@ -253,11 +254,18 @@ Status Operation::timeoutError() const {
 
 Status Operation::neighbourTimeout() const {
   const long long ms = static_cast<long long>(comm_.config().timeout_ms);
+  // Chunks of this collective that already came from the left neighbour say it called it
+  // (they carry this call's sequence number): then the link stalled, not the peer.
+  const bool called = received_ > 0;
   if (recv_.step < s_.recvs.size())
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to send chunk %zu of "
-                   "step %zu (has rank %d called it?)",
+                   "step %zu (%s)",
                    DescribeCall(d_).c_str(), ms, comm_.rank(), left_->peer(), recv_.chunk, recv_.step,
-                   left_->peer());
+                   called ? StrFormat("rank %d has called it: its earlier chunks of this call arrived, so the link "
+                                      "between the two stalled",
+                                      left_->peer())
+                                .c_str()
+                          : StrFormat("has rank %d called it?", left_->peer()).c_str());
   if (send_.step < s_.sends.size())
     return Timeout("%s timed out after %lld ms without progress on rank %d, waiting for rank %d to free a slot for "
                    "chunk %zu of step %zu",

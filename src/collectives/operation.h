@@ -67,6 +67,7 @@ class Operation {
   size_t esize_ = 1;
   size_t chunk_bytes_ = 1;
   Cursor send_, recv_;
+  size_t received_ = 0;  // chunks of this call that came from the left neighbour
   SendLink* right_ = nullptr;
   RecvLink* left_ = nullptr;
   bool finished_ = false;

@@ -237,6 +237,31 @@ TEST_F(IbverbsFaultTest, PortDownFailsEveryRankAtOnce) {
       << Describe(board[0], n);
 }
 
+// A link that stalls mid-call (every message into rank 1 is RNR-NAKed and retried forever,
+// COLL_IB_RNR_RETRY=7) ends in rank 1's timeout. Chunks of that call already came from rank 0,
+// so the timeout says rank 0 called it and the link stalled, not "has rank 0 called it?".
+TEST_F(IbverbsFaultTest, StalledLinkTimeoutSaysThePeerCalledIt) {
+  COLL_REQUIRE_SOFTVERBS();
+  const int n = 2;
+  SharedArray<Board> board(1);
+  RankOptions options = FaultOptions(n, FabricName());
+  options.env.push_back({"COLL_IB_RNR_RETRY", std::string("7")});
+  options.env.push_back({"COLL_TIMEOUT_MS", std::string("20000")});
+  // 2 ranks: 16 receives per allreduce on rank 1 (8 chunks, 8 credits); the 89th is the
+  // ninth of the sixth allreduce, after some of its chunks arrived.
+  options.rank_env = [](int rank) {
+    return rank == 1 ? EnvList{{"SOFTVERBS_FAULT_RNR_AFTER", std::string("88")},
+                               {"COLL_TIMEOUT_MS", std::string("3000")}}
+                     : EnvList{};
+  };
+  GroupResult result = RunRanks(options, [&](int rank, int nranks) { return FaultRank(rank, nranks, board[0]); });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+  EXPECT_EQ(board[0].status[1], COLL_ERR_TIMEOUT) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "waiting for rank 0 to send chunk"), nullptr) << Describe(board[0], n);
+  EXPECT_NE(std::strstr(board[0].message[1], "rank 0 has called it"), nullptr) << Describe(board[0], n);
+  EXPECT_EQ(std::strstr(board[0].message[1], "has rank 0 called it?"), nullptr) << Describe(board[0], n);
+}
+
 TEST_F(IbverbsFaultTest, RegMrFailingAfterTheFirstRegistrationFailsEveryRank) {
   COLL_REQUIRE_SOFTVERBS();
   const int n = 3;

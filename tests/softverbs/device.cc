@@ -34,6 +34,16 @@ ibv_device* TheDevice() {
   return &device;
 }
 
+ibv_device* TheIwarpDevice() {
+  static ibv_device device = [] {
+    ibv_device d = *TheDevice();
+    d.node_type = IBV_NODE_RNIC;
+    d.transport_type = IBV_TRANSPORT_IWARP;
+    return d;
+  }();
+  return &device;
+}
+
 int QueryPortFull(ibv_context* context, uint8_t port_num, ibv_port_attr* attr) {
   if (port_num != 1) return EINVAL;
   SoftContext* ctx = SoftContext::From(context);
@@ -112,7 +122,9 @@ SV_EXPORT ibv_device** ibv_get_device_list(int* num_devices) {
     errno = ENOMEM;
     return nullptr;
   }
-  list[0] = TheDevice();
+  // SOFTVERBS_TRANSPORT=iwarp: the same device described as an iWARP RNIC.
+  const char* transport = getenv("SOFTVERBS_TRANSPORT");
+  list[0] = transport != nullptr && strcmp(transport, "iwarp") == 0 ? TheIwarpDevice() : TheDevice();
   if (num_devices != nullptr) *num_devices = 1;
   return list;
 }
@@ -124,7 +136,7 @@ SV_EXPORT const char* ibv_get_device_name(ibv_device* device) { return device->n
 SV_EXPORT __be64 ibv_get_device_guid(ibv_device*) { return htobe64(NodeGuid()); }
 
 SV_EXPORT ibv_context* ibv_open_device(ibv_device* device) {
-  if (device != TheDevice()) {
+  if (device != TheDevice() && device != TheIwarpDevice()) {
     errno = ENODEV;
     return nullptr;
   }

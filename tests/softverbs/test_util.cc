@@ -27,7 +27,8 @@ const char* const kKnobs[] = {"SOFTVERBS_SEED",
                               "SOFTVERBS_LINK_LAYER",
                               "SOFTVERBS_L2_SEGMENT",
                               "SOFTVERBS_FAULT_PORT_DOWN_AFTER",
-                              "SOFTVERBS_DEREG_DELAY_US"};
+                              "SOFTVERBS_DEREG_DELAY_US",
+                              "SOFTVERBS_TRANSPORT"};
 
 int64_t NowMs() {
   timespec ts;

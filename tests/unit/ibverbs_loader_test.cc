@@ -131,7 +131,10 @@ TEST(IbverbsConfigTest, ParsesHcaAndRanges) {
   InChild({{"COLL_IB_HCA", std::string("mlx5_2:2")}, {"COLL_IB_TIMEOUT", std::string("18")}}, [] {
     IbConfig c;
     CCHECK(IbConfig::FromEnv(&c).ok());
-    CCHECK(c.hca == "mlx5_2" && c.port == 2 && c.timeout == 18 && c.retry_cnt == 7) << c.describe();
+    CCHECK(c.hcas.size() == 1 && c.hcas[0].name == "mlx5_2" && c.hcas[0].port == 2 && c.timeout == 18 &&
+           c.retry_cnt == 7)
+        << c.describe();
+    CCHECK(c.hcaAllows("mlx5_2", 2) && !c.hcaAllows("mlx5_2", 1) && !c.hcaAllows("mlx5_3", 2));
     return 0;
   });
   InChild({{"COLL_IB_HCA", std::string("mlx5_2:x")}}, [] {
@@ -144,6 +147,74 @@ TEST(IbverbsConfigTest, ParsesHcaAndRanges) {
     IbConfig c;
     Status st = IbConfig::FromEnv(&c);
     CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_RETRY_CNT")) << st.message();
+    return 0;
+  });
+}
+
+// COLL_IB_HCA as NCCL_IB_HCA: a list of name prefixes with optional ports, '=' for exact
+// names, '^' to exclude.
+TEST(IbverbsConfigTest, HcaListsPrefixesExactNamesAndExclusion) {
+  InChild({{"COLL_IB_HCA", std::string("mlx5_0:1,mlx5_1")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(c.hcaAllows("mlx5_0", 1) && !c.hcaAllows("mlx5_0", 2) && c.hcaAllows("mlx5_1", 2));
+    CCHECK(c.hcaAllows("mlx5_10", 1));  // a prefix, as NCCL
+    CCHECK(!c.hcaAllows("mlx5_2", 1) && !c.hcaMayAllow("mlx5_2") && c.hcaMayAllow("mlx5_0"));
+    return 0;
+  });
+  InChild({{"COLL_IB_HCA", std::string("=mlx5_1")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(c.hcaAllows("mlx5_1", 1) && !c.hcaAllows("mlx5_10", 1));
+    return 0;
+  });
+  InChild({{"COLL_IB_HCA", std::string("^mlx5_2,mlx5_3:2")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    CCHECK(!c.hcaAllows("mlx5_2", 1) && !c.hcaMayAllow("mlx5_2") && c.hcaAllows("mlx5_3", 1) &&
+           !c.hcaAllows("mlx5_3", 2) && c.hcaMayAllow("mlx5_3") && c.hcaAllows("rxe0", 1));
+    return 0;
+  });
+  InChild({{"COLL_IB_HCA", std::string("mlx5_0,,mlx5_1")}}, [] {
+    IbConfig c;
+    Status st = IbConfig::FromEnv(&c);
+    CCHECK(st.code() == COLL_ERR_INVALID_ARGUMENT && Contains(st.message(), "COLL_IB_HCA=mlx5_0,,mlx5_1")) << st.message();
+    return 0;
+  });
+}
+
+TEST(IbverbsLoaderTest, ExcludedHcaIsUnavailableNamingTheDevices) {
+  REQUIRE_SOFTVERBS();
+  InChild({{"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()}, {"COLL_IB_HCA", std::string("^softverbs")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    Status why = Device::Probe(c);
+    CCHECK(why.code() == COLL_ERR_UNSUPPORTED && Contains(why.message(), "COLL_IB_HCA=^softverbs") &&
+           Contains(why.message(), "its devices: softverbs0"))
+        << why.message();
+    return 0;
+  });
+  InChild({{"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()}, {"COLL_IB_HCA", std::string("mlx5_0,softverbs0:1")}},
+          [] {
+            IbConfig c;
+            CCHECK(IbConfig::FromEnv(&c).ok());
+            Status st = Device::Probe(c);
+            CCHECK(st.ok()) << st.message();
+            return 0;
+          });
+}
+
+// RC over iWARP cannot carry RDMA write with immediate, which every chunk is: such a device
+// is never chosen, and the reason says so.
+TEST(IbverbsLoaderTest, IwarpDeviceIsUnavailableSayingWhy) {
+  REQUIRE_SOFTVERBS();
+  InChild({{"COLL_IBVERBS_LIB", colltest::SoftverbsLibrary()}, {"SOFTVERBS_TRANSPORT", std::string("iwarp")}}, [] {
+    IbConfig c;
+    CCHECK(IbConfig::FromEnv(&c).ok());
+    Status why = Device::Probe(c);
+    CCHECK(why.code() == COLL_ERR_UNSUPPORTED && Contains(why.message(), "softverbs0: iWARP (the links need RDMA write "
+                                                                         "with immediate, which iWARP lacks)"))
+        << why.message();
     return 0;
   });
 }

@@ -24,10 +24,15 @@ struct PortRef {
   int port = 0;
 };
 
-// Active ports of one device (all of them, or config.port only).
+// Active ports of one device that COLL_IB_HCA allows.
 void ActivePortsOf(const VerbsApi& api, ibv_device* dev, const IbConfig& config, std::vector<PortRef>* out,
                    std::string* seen) {
   const char* name = api.get_device_name(dev);
+  if (!config.hcaMayAllow(name)) return;
+  if (dev->transport_type == IBV_TRANSPORT_IWARP) {  // RC over iWARP has no RDMA write with immediate
+    *seen += StrFormat(" %s: iWARP (the links need RDMA write with immediate, which iWARP lacks);", name);
+    return;
+  }
   ibv_context* ctx = api.open_device(dev);
   if (ctx == nullptr) {
     *seen += StrFormat(" %s: cannot open (%s);", name, std::strerror(errno));
@@ -36,7 +41,7 @@ void ActivePortsOf(const VerbsApi& api, ibv_device* dev, const IbConfig& config,
   ibv_device_attr attr{};
   int nports = api.query_device(ctx, &attr) == 0 ? attr.phys_port_cnt : 1;
   for (int p = 1; p <= nports; ++p) {
-    if (config.port != 0 && p != config.port) continue;
+    if (!config.hcaAllows(name, p)) continue;
     ibv_port_attr pa{};
     if (api.QueryPort(ctx, static_cast<uint8_t>(p), &pa) != 0) continue;
     *seen += StrFormat(" %s:%d %s;", name, p, api.port_state_str(pa.state));
@@ -52,16 +57,16 @@ Status ListActivePorts(const VerbsApi& api, const IbConfig& config, std::vector<
     if (list != nullptr) api.free_device_list(list);
     return Unsupported("%s finds no RDMA device", api.path.c_str());
   }
-  std::string seen;
+  std::string seen, devices;
   for (int i = 0; i < n; ++i) {
-    if (!config.hca.empty() && config.hca != api.get_device_name(list[i])) continue;
+    devices += StrFormat("%s%s", devices.empty() ? "" : ", ", api.get_device_name(list[i]));
     ActivePortsOf(api, list[i], config, out, &seen);
   }
   api.free_device_list(list);
   if (!out->empty()) return Status::OK();
   if (!config.hca.empty() && seen.empty())
-    return Unsupported("COLL_IB_HCA=%s%s: %s has no such device or port", config.hca.c_str(),
-                       config.port ? StrFormat(":%d", config.port).c_str() : "", api.path.c_str());
+    return Unsupported("COLL_IB_HCA=%s matches no device or port of %s (its devices: %s)", config.hca.c_str(),
+                       api.path.c_str(), devices.c_str());
   return Unsupported("no ACTIVE RDMA port (via %s):%s", api.path.c_str(), seen.c_str());
 }
 
@@ -85,7 +90,7 @@ PortRef Nearest(const std::vector<PortRef>& ports) {
 }
 
 std::string CacheKey(const IbConfig& c) {
-  return StrFormat("%s|%s|%d|%d|%s|%s|%s|%d", c.library.c_str(), c.hca.c_str(), c.port, c.gid_index,
+  return StrFormat("%s|%s|%d|%s|%s|%s|%d", c.library.c_str(), c.hca.c_str(), c.gid_index,
                    c.addr_family.c_str(), c.addr_range.c_str(), c.socket_ifname.c_str(), c.pkey);
 }
 

@@ -4,6 +4,7 @@
 
 #include <net/if.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "base/config.h"
@@ -19,18 +20,32 @@ Status ReadInt(const char* name, int min, int max, int* out) {
   return Status::OK();
 }
 
-// "mlx5_0" or "mlx5_0:1".
+// "[^][=]name[:port][,name[:port]...]".
 Status ParseHca(const char* text, IbConfig* c) {
   std::string s = text;
-  size_t colon = s.rfind(':');
-  c->hca = s.substr(0, colon);
-  c->port = 0;
-  if (colon == std::string::npos) return Status::OK();
-  char* end = nullptr;
-  long port = std::strtol(s.c_str() + colon + 1, &end, 10);
-  if (c->hca.empty() || end == s.c_str() + colon + 1 || *end != '\0' || port < 1 || port > 255)
-    return InvalidArgument("COLL_IB_HCA=%s is not <device>[:<port>] (example: mlx5_0:1)", text);
-  c->port = static_cast<int>(port);
+  c->hca = s;
+  size_t at = 0;
+  if (at < s.size() && s[at] == '^') c->hca_exclude = true, ++at;
+  if (at < s.size() && s[at] == '=') c->hca_exact = true, ++at;
+  while (at <= s.size()) {
+    size_t comma = std::min(s.find(',', at), s.size());
+    std::string entry = s.substr(at, comma - at);
+    size_t colon = entry.rfind(':');
+    IbConfig::HcaSpec spec{entry.substr(0, colon), 0};
+    if (colon != std::string::npos) {
+      char* end = nullptr;
+      const char* digits = entry.c_str() + colon + 1;
+      long port = std::strtol(digits, &end, 10);
+      if (end == digits || *end != '\0' || port < 1 || port > 255) spec.name.clear();
+      spec.port = static_cast<int>(port);
+    }
+    if (spec.name.empty())
+      return InvalidArgument("COLL_IB_HCA=%s: \"%s\" is not <device>[:<port>] (examples: mlx5_0:1, mlx5_0,mlx5_1, "
+                             "^mlx5_2, =mlx5_1)",
+                             text, entry.c_str());
+    c->hcas.push_back(spec);
+    at = comma + 1;
+  }
   return Status::OK();
 }
 
@@ -77,6 +92,25 @@ Status IbConfig::FromEnv(IbConfig* out) {
   return Status::OK();
 }
 
+static bool NameMatches(const IbConfig& c, const IbConfig::HcaSpec& h, const std::string& device) {
+  return c.hca_exact ? device == h.name : device.compare(0, h.name.size(), h.name) == 0;
+}
+
+bool IbConfig::hcaAllows(const std::string& device, int port) const {
+  bool listed = false;
+  for (const HcaSpec& h : hcas) listed = listed || (NameMatches(*this, h, device) && (h.port == 0 || h.port == port));
+  return hcas.empty() || listed != hca_exclude;
+}
+
+bool IbConfig::hcaMayAllow(const std::string& device) const {
+  bool named = false, whole = false;
+  for (const HcaSpec& h : hcas) {
+    named = named || NameMatches(*this, h, device);
+    whole = whole || (NameMatches(*this, h, device) && h.port == 0);
+  }
+  return hcas.empty() || (hca_exclude ? !whole : named);
+}
+
 std::string IbConfig::gidSettings() const {
   std::string s;
   if (!addr_family.empty()) s += "COLL_IB_ADDR_FAMILY=" + addr_family;
@@ -89,7 +123,7 @@ std::string IbConfig::describe() const {
                    "COLL_IB_ADDR_RANGE=%s COLL_IB_TIMEOUT=%d COLL_IB_RETRY_CNT=%d "
                    "COLL_IB_RNR_RETRY=%d COLL_IB_MIN_RNR_TIMER=%d COLL_IB_PKEY=0x%x COLL_IB_SL=%d COLL_IB_TC=%d "
                    "COLL_IB_SPIN_US=%lld",
-                   library.c_str(), hca.empty() ? "(auto)" : (hca + ":" + std::to_string(port)).c_str(), gid_index,
+                   library.c_str(), hca.empty() ? "(auto)" : hca.c_str(), gid_index,
                    addr_family.empty() ? "(auto)" : addr_family.c_str(), addr_range.empty() ? "(any)" : addr_range.c_str(),
                    timeout, retry_cnt, rnr_retry, min_rnr_timer, pkey, service_level, traffic_class,
                    static_cast<long long>(spin_us));

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "transport/ibverbs/gid.h"
@@ -13,8 +14,17 @@ namespace ibverbs {
 
 struct IbConfig {
   std::string library = "libibverbs.so.1";  // COLL_IBVERBS_LIB
-  std::string hca;                          // COLL_IB_HCA "name[:port]"; empty: nearest active
-  int port = 0;                             // from COLL_IB_HCA; 0: the first active port
+  // COLL_IB_HCA, as NCCL_IB_HCA: "mlx5_0:1,mlx5_1" (device-name prefixes, each with an optional
+  // port), "=mlx5_0" (exact names), "^mlx5_2" (every device but those); empty: any device,
+  // the active port nearest the process's cores.
+  struct HcaSpec {
+    std::string name;
+    int port = 0;  // 0: every port
+  };
+  std::string hca;                          // COLL_IB_HCA as given
+  std::vector<HcaSpec> hcas;                // its entries
+  bool hca_exclude = false;                 // leading '^'
+  bool hca_exact = false;                   // leading '=' (after any '^')
   int gid_index = -1;                       // COLL_IB_GID_INDEX; -1: LID on IB, chosen by gid.h on Ethernet
   std::string addr_family;                  // COLL_IB_ADDR_FAMILY text ("" unset)
   std::string addr_range;                   // COLL_IB_ADDR_RANGE text ("" unset)
@@ -32,7 +42,11 @@ struct IbConfig {
   // Reads the environment; an unparsable value is COLL_ERR_INVALID_ARGUMENT naming it.
   static Status FromEnv(IbConfig* out);
   std::string describe() const;  // for COLL_DEBUG=INFO
-  std::string gidSettings() const;  // "COLL_IB_ADDR_FAMILY=AF_INET6 COLL_IB_ADDR_RANGE=fd00::/8", for messages
+  std::string gidSettings() const;
+  // Whether COLL_IB_HCA lets the links use `port` of device `device`.
+  bool hcaAllows(const std::string& device, int port) const;
+  // Whether COLL_IB_HCA may allow some port of `device` (an excluded whole device: no).
+  bool hcaMayAllow(const std::string& device) const;  // "COLL_IB_ADDR_FAMILY=AF_INET6 COLL_IB_ADDR_RANGE=fd00::/8", for messages
 };
 
 }  // namespace ibverbs

@@ -22,7 +22,7 @@ Status Unavailability() {
   static std::mutex mu;
   static auto* cache = new std::map<std::string, Status>();
   std::lock_guard<std::mutex> lock(mu);
-  std::string key = config.library + "|" + config.hca + ":" + std::to_string(config.port);
+  std::string key = config.library + "|" + config.hca;
   auto it = cache->find(key);
   if (it != cache->end()) return it->second;
   st = Device::Probe(config);
