@@ -50,6 +50,7 @@ void Operation::reset(const CollDesc& desc, MemoryKind memory) {
   mem_ = &MemoryOpsFor(memory);
   esize_ = DtypeSize(desc.dtype);
   send_ = recv_ = Cursor{};
+  received_ = 0;
   right_ = nullptr;
   left_ = nullptr;
   finished_ = false;
