@@ -9,6 +9,9 @@ namespace coll {
 
 enum class MemoryKind : uint8_t { kHost = 0 };
 
+// A set of kinds as bits (LinkCaps::source_kinds).
+constexpr uint32_t MemoryKindBit(MemoryKind kind) { return uint32_t{1} << static_cast<unsigned>(kind); }
+
 inline const char* MemoryKindName(MemoryKind kind) {
   switch (kind) {
     case MemoryKind::kHost: return "host";

@@ -103,9 +103,11 @@ Status Operation::start() {
   // The memory-kind seam: this operation's MemoryOps read received slots and write into the
   // peer's slot, and the send link reads the buffers themselves.
   const char* kind = MemoryKindName(mem_->kind);
-  if (right_ != nullptr && (!right_->acceptsSource(mem_->kind) || right_->slotMemory() != mem_->kind))
+  const LinkCaps caps = right_ != nullptr ? right_->caps() : LinkCaps{};
+  if (right_ != nullptr && (!caps.accepts(mem_->kind) || caps.slot_memory != mem_->kind))
     return Unsupported("%s: the link to rank %d cannot take %s memory (its slots are %s memory)",
-                       DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(right_->slotMemory()));
+                       DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(caps.slot_memory));
+  writable_slot_ = caps.writable_slot;
   if (left_ != nullptr && left_->slotMemory() != mem_->kind)
     return Unsupported("%s: the link from rank %d delivers %s memory where %s memory was expected",
                        DescribeCall(d_).c_str(), left_->peer(), MemoryKindName(left_->slotMemory()), kind);
@@ -169,7 +171,7 @@ Status Operation::processChunk(const RecvChunk& chunk, bool* fused) {
   // Fused path: write the reduction straight into the peer's slot when the forward is next.
   *fused = !r.dst_needed && r.action == RecvAction::kReduce && r.forwarded_by >= 0 && right_ != nullptr &&
            send_.step == static_cast<size_t>(r.forwarded_by) && send_.chunk == recv_.chunk && right_->hasCredit() &&
-           right_->slot() != nullptr;
+           writable_slot_;
   if (*fused) out = static_cast<char*>(right_->slot());
   switch (r.action) {
     case RecvAction::kCopy:

@@ -69,6 +69,7 @@ class Operation {
   Cursor send_, recv_;
   size_t received_ = 0;  // chunks of this call that came from the left neighbour
   SendLink* right_ = nullptr;
+  bool writable_slot_ = false;  // right_->caps().writable_slot, read once at start
   RecvLink* left_ = nullptr;
   bool finished_ = false;
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, &std::free};

@@ -40,22 +40,28 @@ struct PollSpec {
   bool needs_spin = false;
 };
 
+// What a SendLink offers the one driving it. Every transport built today keeps host slots and
+// sends from host memory; tcp has no slot the sender may fill.
+struct LinkCaps {
+  MemoryKind slot_memory = MemoryKind::kHost;  // where the receiver's slots (and slot()) live
+  bool writable_slot = false;                   // slot()/postSlot() may be used
+  uint32_t source_kinds = MemoryKindBit(MemoryKind::kHost);  // what postCopy() may read from
+  bool accepts(MemoryKind kind) const { return (source_kinds & MemoryKindBit(kind)) != 0; }
+};
+
 class SendLink {
  public:
   virtual ~SendLink() = default;
   virtual size_t slotBytes() const = 0;
   virtual int peer() const = 0;
-  // The memory slot() points into, and the memory postCopy() may read from. Every transport
-  // built today keeps host slots and sends from host memory.
-  virtual MemoryKind slotMemory() const { return MemoryKind::kHost; }
-  virtual bool acceptsSource(MemoryKind kind) const { return kind == MemoryKind::kHost; }
+  virtual LinkCaps caps() const = 0;
 
   // True when a receive slot is free at the peer (a credit is held).
   virtual bool hasCredit() = 0;
 
-  // Memory to write the next chunk into when the transport lets the sender fill the peer's
-  // slot directly (shm: the peer's slot; ibverbs: a registered staging slot), else nullptr
-  // (tcp). Only valid while hasCredit(); the caller then posts it with postSlot().
+  // Memory to write the next chunk into, when caps().writable_slot: the transport lets the
+  // sender fill the peer's slot directly (shm: the peer's slot; ibverbs: a registered staging
+  // slot). Only valid while hasCredit(); the caller then posts it with postSlot().
   virtual void* slot() = 0;
   virtual Status postSlot(size_t bytes, const ChunkMeta& meta) = 0;
 

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -196,21 +197,47 @@ bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds time
   return true;
 }
 
-int PickFreePort() {
+namespace {
+
+// Binds 127.0.0.1:port; returns the bound port, or -1.
+int TryBind(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof(addr);
-  int port = -1;
+  int bound = -1;
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    bound = ntohs(addr.sin_port);
   close(fd);
-  return port;
+  return bound;
+}
+
+}  // namespace
+
+// A random port below the kernel's ephemeral range (ip_local_port_range): every listener the
+// library binds to port 0 and every outgoing connection of every concurrent test takes its
+// port from that range, so a port picked there is soon taken by someone else ("Address
+// already in use" when the test's rank 0 binds it). Below it only other picks can collide.
+int PickFreePort() {
+  int low = 32768;
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    int lo = 0, hi = 0;
+    if (std::fscanf(f, "%d %d", &lo, &hi) == 2 && lo > 0) low = lo;
+    std::fclose(f);
+  }
+  constexpr int kLowest = 10000;
+  if (low > kLowest + 1000) {
+    std::random_device seed;
+    std::mt19937 rng(seed());
+    std::uniform_int_distribution<int> pick(kLowest, low - 1);
+    for (int attempt = 0; attempt < 50; ++attempt)
+      if (int port = TryBind(pick(rng)); port > 0) return port;
+  }
+  return TryBind(0);
 }
 
 }  // namespace colltest

@@ -83,7 +83,8 @@ bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds time
 // CLOCK_MONOTONIC in nanoseconds: comparable across the forked ranks and the parent.
 int64_t NowNs();
 
-// A free TCP port on 127.0.0.1 (bind port 0, read it, close). The caller races others for it.
+// A free TCP port on 127.0.0.1, picked at random below the ephemeral range (bound, then
+// closed). The caller races others for it, but not the kernel's own port choices.
 int PickFreePort();
 
 // The name given to this child by ProcessGroup::Spawn ("rank 3"); "parent" in the parent.

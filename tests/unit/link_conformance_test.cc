@@ -98,7 +98,7 @@ class LinkConformanceTest : public ::testing::TestWithParam<const char*> {
   // and `use_slot`, else postCopy from `src` (kept unchanged until idle()).
   Status Post(uint64_t i, size_t bytes, bool use_slot, uint8_t* src) {
     COLL_RETURN_IF_ERROR(Drive(send_.get(), [&] { return send_->hasCredit(); }));
-    if (use_slot && send_->slot() != nullptr) {
+    if (use_slot && send_->caps().writable_slot) {
       uint8_t* dst = static_cast<uint8_t*>(send_->slot());
       for (size_t b = 0; b < bytes; ++b) dst[b] = Pattern(i, b);
       return send_->postSlot(bytes, MetaOf(i, bytes));

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <random>
 
+#include "transport/link_window.h"
+
 namespace coll {
 namespace ibverbs {
 namespace {
@@ -275,8 +277,7 @@ PollSpec Endpoint::pollSpec() {
 }
 
 Status Endpoint::lost(const char* doing) const {
-  return PeerLost("lost the connection to rank %d while %s (%s): connection closed by the peer", peer_, doing,
-                  describe_.c_str());
+  return LinkPeerLost(peer_, doing, describe_, "connection closed by the peer");
 }
 
 // A transport retry error while the peer's control connection is open: the peer process is

@@ -10,6 +10,7 @@
 
 #include "transport/ibverbs/endpoint.h"
 #include "transport/ibverbs/memory.h"
+#include "transport/link_window.h"
 #include "transport/transport.h"
 
 namespace coll {
@@ -47,16 +48,22 @@ class IbSendLink final : public SendLink {
   size_t slotBytes() const override { return geo_.slot_bytes; }
   int peer() const override { return peer_; }
   bool hasCredit() override;
+  LinkCaps caps() const override {
+    LinkCaps caps;
+    caps.writable_slot = true;  // a registered staging slot, RDMA-written by postSlot
+    return caps;
+  }
   void* slot() override;
   Status postSlot(size_t bytes, const ChunkMeta& meta) override;
   Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) override;
   Status progress(bool* made_progress) override;
-  bool idle() override { return posted_ == acked_ || ep_->peerClosed(); }
+  bool idle() override { return window_.outstanding() == 0 || ep_->peerClosed(); }
   PollSpec pollSpec() override { return ep_->pollSpec(); }
   std::string describe() const override { return ep_->describe(); }
 
  private:
-  IbSendLink(int peer, SlotGeometry geo) : peer_(peer), geo_(geo) {}
+  IbSendLink(int peer, SlotGeometry geo)
+      : peer_(peer), geo_(geo), window_(StrFormat("ibverbs link to rank %d", peer), geo.slot_bytes, geo.nslots) {}
   Status connect(LinkSetup& setup, const IbConfig& config, std::shared_ptr<Device> device);
   Status onCompletion(const ibv_wc& wc, bool* made_progress);
   Status readControl(bool force);
@@ -67,8 +74,7 @@ class IbSendLink final : public SendLink {
   std::unique_ptr<RegisteredBuffer> staging_;
   uint64_t remote_addr_ = 0;
   uint32_t remote_rkey_ = 0;
-  uint64_t posted_ = 0;  // chunks posted
-  uint64_t acked_ = 0;   // chunks the receiver released (credits returned)
+  SendWindow window_;
   bool ready_ = false;   // the receiver's QP can take writes
   bool want_credit_ = false;
 };
@@ -83,26 +89,29 @@ class IbRecvLink final : public RecvLink {
   Status tryRecv(RecvChunk* chunk, bool* ready) override;
   Status release() override;
   Status progress(bool* made_progress) override;
-  bool settled() override { return credits_sent_ == released_ || sender_gone_ || ep_->peerClosed(); }
+  bool settled() override { return credits_sent_ == window_.released() || sender_gone_ || ep_->peerClosed(); }
   PollSpec pollSpec() override { return ep_->pollSpec(); }
   std::string describe() const override { return ep_->describe(); }
 
  private:
-  IbRecvLink(int peer, SlotGeometry geo) : peer_(peer), geo_(geo) {}
+  IbRecvLink(int peer, SlotGeometry geo)
+      : peer_(peer), geo_(geo), window_(StrFormat("ibverbs link from rank %d", peer), geo.nslots) {}
   Status start(LinkSetup& setup, const IbConfig& config, std::shared_ptr<Device> device);
   Status onCompletion(const ibv_wc& wc, bool* made_progress);
   Status onArrival(const ibv_wc& wc);
   Status flushCredits(bool* made_progress);
   Status readControl(bool force);
-  char* slotPtr(uint64_t seq) const { return pool_->data() + (seq % geo_.nslots) * geo_.stride(); }
+  char* slotPtr(uint64_t seq) const {
+    return pool_->data() + static_cast<size_t>(window_.slotIndex(seq)) * geo_.stride();
+  }
 
   int peer_;
   SlotGeometry geo_;
   std::unique_ptr<Endpoint> ep_;
   std::unique_ptr<RegisteredBuffer> pool_;
   ConnInfo local_{};
-  uint64_t arrived_ = 0, handed_ = 0, released_ = 0;
-  uint64_t credits_sent_ = 0;      // released_ as last told to the sender
+  RecvWindow window_;
+  uint64_t credits_sent_ = 0;      // window_.released() as last told to the sender
   bool sender_gone_ = false;       // the sender closed and its QP no longer answers
 };
 

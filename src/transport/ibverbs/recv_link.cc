@@ -54,18 +54,19 @@ Status IbRecvLink::finishSetup(const Deadline& deadline) {
 }
 
 Status IbRecvLink::onArrival(const ibv_wc& wc) {
-  const int index = static_cast<int>(arrived_ % geo_.nslots);
+  const uint64_t seq = window_.arrived();
+  const int index = window_.slotIndex(seq);
   uint32_t imm = be32toh(wc.imm_data);
-  if (!(wc.wc_flags & IBV_WC_WITH_IMM) || imm != ChunkImm(arrived_, index))
+  if (!(wc.wc_flags & IBV_WC_WITH_IMM) || imm != ChunkImm(seq, index))
     return Internal("%s: chunk %llu arrived out of order (immediate %08x, expected %08x)", ep_->describe().c_str(),
-                    static_cast<unsigned long long>(arrived_), imm, ChunkImm(arrived_, index));
-  const SlotHeader* h = reinterpret_cast<const SlotHeader*>(slotPtr(arrived_));
-  if (h->magic != kSlotMagic || h->seq != arrived_ || h->bytes > geo_.slot_bytes ||
+                    static_cast<unsigned long long>(seq), imm, ChunkImm(seq, index));
+  const SlotHeader* h = reinterpret_cast<const SlotHeader*>(slotPtr(seq));
+  if (h->magic != kSlotMagic || h->seq != seq || h->bytes > geo_.slot_bytes ||
       wc.byte_len != kSlotHeaderBytes + h->bytes)
     return Internal("%s: malformed chunk %llu (magic %08x, seq %llu, %u bytes, %u written)", ep_->describe().c_str(),
-                    static_cast<unsigned long long>(arrived_), h->magic, static_cast<unsigned long long>(h->seq),
+                    static_cast<unsigned long long>(seq), h->magic, static_cast<unsigned long long>(h->seq),
                     h->bytes, wc.byte_len);
-  ++arrived_;
+  window_.arrive();
   return ep_->postRecv(wc.wr_id & ~kRecvTag);
 }
 
@@ -87,16 +88,15 @@ Status IbRecvLink::onCompletion(const ibv_wc& wc, bool* made_progress) {
 
 Status IbRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
   *ready = false;
-  if (handed_ == arrived_) {
+  if (!window_.hasChunk()) {
     bool ignored = false;
     COLL_RETURN_IF_ERROR(progress(&ignored));
   }
-  if (handed_ < arrived_) {
-    const SlotHeader* h = reinterpret_cast<const SlotHeader*>(slotPtr(handed_));
+  if (window_.hasChunk()) {
+    const SlotHeader* h = reinterpret_cast<const SlotHeader*>(slotPtr(window_.handOut()));
     chunk->data = reinterpret_cast<const char*>(h) + kSlotHeaderBytes;
     chunk->bytes = h->bytes;
     chunk->meta = h->meta;
-    ++handed_;
     *ready = true;
     return Status::OK();
   }
@@ -105,20 +105,19 @@ Status IbRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
 }
 
 Status IbRecvLink::release() {
-  if (released_ == handed_) return Internal("%s: release without a held chunk", ep_->describe().c_str());
-  ++released_;
+  COLL_RETURN_IF_ERROR(window_.release());
   bool ignored = false;
   return flushCredits(&ignored);
 }
 
 Status IbRecvLink::flushCredits(bool* made_progress) {
-  if (sender_gone_ || ep_->peerClosed() || credits_sent_ == released_ || !ep_->sendRoom()) return Status::OK();
+  if (sender_gone_ || ep_->peerClosed() || credits_sent_ == window_.released() || !ep_->sendRoom()) return Status::OK();
   ibv_send_wr wr{};
   wr.opcode = IBV_WR_SEND_WITH_IMM;
   wr.num_sge = 0;
-  wr.imm_data = htobe32(static_cast<uint32_t>(released_));
+  wr.imm_data = htobe32(static_cast<uint32_t>(window_.released()));
   COLL_RETURN_IF_ERROR(ep_->postSend(&wr, "returning a slot"));
-  credits_sent_ = released_;
+  credits_sent_ = window_.released();
   *made_progress = true;
   return Status::OK();
 }

@@ -49,44 +49,44 @@ Status IbSendLink::connect(LinkSetup& setup, const IbConfig& config, std::shared
 }
 
 bool IbSendLink::hasCredit() {
-  bool has = ready_ && posted_ - acked_ < static_cast<uint64_t>(geo_.nslots) && ep_->sendRoom();
+  bool has = ready_ && window_.hasCredit() && ep_->sendRoom();
   want_credit_ = !has;
   return has;
 }
 
 void* IbSendLink::slot() {
-  return staging_->data() + (posted_ % geo_.nslots) * geo_.stride() + kSlotHeaderBytes;
+  return staging_->data() + static_cast<size_t>(window_.slotIndex(window_.posted())) * geo_.stride() +
+         kSlotHeaderBytes;
 }
 
 Status IbSendLink::postSlot(size_t bytes, const ChunkMeta& meta) {
   if (ep_->peerClosed()) return ep_->lost("sending");
-  if (!hasCredit() || bytes > geo_.slot_bytes)
-    return Internal("ibverbs link to rank %d: post of %zu bytes without a credit or over the %zu-byte slot", peer_,
-                    bytes, geo_.slot_bytes);
-  const int index = static_cast<int>(posted_ % geo_.nslots);
+  if (!hasCredit()) return window_.checkPost(bytes);  // no credit: says so (ready_ and send room included)
+  COLL_RETURN_IF_ERROR(window_.checkPost(bytes));
+  const uint64_t seq = window_.posted();
+  const int index = window_.slotIndex(seq);
   char* base = staging_->data() + index * geo_.stride();
   SlotHeader* h = reinterpret_cast<SlotHeader*>(base);
   h->magic = kSlotMagic;
   h->bytes = static_cast<uint32_t>(bytes);
-  h->seq = posted_;
+  h->seq = seq;
   h->meta = meta;
   ibv_sge sge{reinterpret_cast<uintptr_t>(base), static_cast<uint32_t>(kSlotHeaderBytes + bytes), staging_->lkey()};
   ibv_send_wr wr{};
   wr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
   wr.sg_list = &sge;
   wr.num_sge = 1;
-  wr.imm_data = htobe32(ChunkImm(posted_, index));
+  wr.imm_data = htobe32(ChunkImm(seq, index));
   wr.wr.rdma.remote_addr = remote_addr_ + index * geo_.stride();
   wr.wr.rdma.rkey = remote_rkey_;
   COLL_RETURN_IF_ERROR(ep_->postSend(&wr, "writing a chunk"));
-  ++posted_;
+  window_.post();
   return Status::OK();
 }
 
 Status IbSendLink::postCopy(const void* src, size_t bytes, const ChunkMeta& meta) {
-  if (!hasCredit() || bytes > geo_.slot_bytes)
-    return Internal("ibverbs link to rank %d: post of %zu bytes without a credit or over the %zu-byte slot", peer_,
-                    bytes, geo_.slot_bytes);
+  if (!hasCredit()) return window_.checkPost(bytes);
+  COLL_RETURN_IF_ERROR(window_.checkPost(bytes));
   std::memcpy(slot(), src, bytes);
   return postSlot(bytes, meta);
 }
@@ -99,12 +99,8 @@ Status IbSendLink::onCompletion(const ibv_wc& wc, bool* made_progress) {
   if (!IsRecv(wc)) return Status::OK();
   // imm = the receiver's running count of released chunks (mod 2^32).
   uint32_t count = be32toh(wc.imm_data);
-  uint64_t delta = static_cast<uint32_t>(count - static_cast<uint32_t>(acked_));
-  if (acked_ + delta > posted_)
-    return Internal("rank %d returned %llu slots but only %llu chunks are outstanding on %s", peer_,
-                    static_cast<unsigned long long>(delta), static_cast<unsigned long long>(posted_ - acked_),
-                    ep_->describe().c_str());
-  acked_ += delta;
+  uint64_t delta = static_cast<uint32_t>(count - static_cast<uint32_t>(window_.returned()));
+  COLL_RETURN_IF_ERROR(window_.creditsReturned(window_.returned() + delta));
   *made_progress = true;
   return ep_->postRecv(wc.wr_id & ~kRecvTag);
 }
@@ -131,7 +127,7 @@ Status IbSendLink::progress(bool* made_progress) {
   bool was_ready = ready_;
   COLL_RETURN_IF_ERROR(readControl(false));
   if (ready_ != was_ready) *made_progress = true;
-  bool starved = !ready_ || (want_credit_ && posted_ - acked_ >= static_cast<uint64_t>(geo_.nslots));
+  bool starved = !ready_ || (want_credit_ && !window_.hasCredit());
   if (ep_->peerClosed() && starved) return ep_->lost("waiting for a free slot");
   return Status::OK();
 }

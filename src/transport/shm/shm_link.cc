@@ -21,8 +21,8 @@ constexpr uint8_t kAck = 0x5a;
 std::string PeerWhat(int peer) { return StrFormat("rank %d (shm setup)", peer); }
 
 Status LostStatus(int peer, const char* what, const std::string& describe, int err) {
-  return PeerLost("lost rank %d while %s (%s): %s", peer, what, describe.c_str(),
-                  err ? std::strerror(err) : "the peer closed its control connection (process exited?)");
+  return LinkPeerLost(peer, what, describe,
+                      err ? std::strerror(err) : "the peer closed its control connection (process exited?)");
 }
 
 bool ProbeShm() {
@@ -47,27 +47,26 @@ Status ShmSendLink::connect(const char* segment_name, size_t nslots) {
 Status ShmSendLink::lost(const char* what) const { return LostStatus(peer_, what, describe_, watch_.error()); }
 
 bool ShmSendLink::hasCredit() {
-  if (!creditFree()) released_ = seg_.credits()->released.load(std::memory_order_acquire);
-  want_credit_ = !creditFree();
+  // The receiver's counter never passes what was posted: loading it cannot fail the window.
+  if (!window_.hasCredit()) (void)window_.creditsReturned(seg_.credits()->released.load(std::memory_order_acquire));
+  want_credit_ = !window_.hasCredit();
   return !want_credit_;
 }
 
 Status ShmSendLink::postSlot(size_t bytes, const ChunkMeta& meta) {
-  if (!creditFree() || bytes > slot_bytes_)
-    return Internal("shm link to rank %d: post of %zu bytes without a credit or over the %zu-byte slot", peer_, bytes,
-                    slot_bytes_);
+  COLL_RETURN_IF_ERROR(window_.checkPost(bytes));
   if (watch_.gone()) return lost("sending");
-  SlotHeader* h = seg_.header(posted_);
+  SlotHeader* h = seg_.header(window_.posted());
   h->bytes = bytes;
   h->meta = meta;
-  ++posted_;
-  h->seq.store(posted_, std::memory_order_release);  // publishes payload, bytes and meta
+  window_.post();
+  h->seq.store(window_.posted(), std::memory_order_release);  // publishes payload, bytes and meta
   return Status::OK();
 }
 
 Status ShmSendLink::postCopy(const void* src, size_t bytes, const ChunkMeta& meta) {
-  if (!creditFree() || bytes > slot_bytes_) return postSlot(bytes, meta);  // reports the misuse
-  if (bytes > 0) std::memcpy(seg_.payload(posted_), src, bytes);
+  COLL_RETURN_IF_ERROR(window_.checkPost(bytes));
+  if (bytes > 0) std::memcpy(seg_.payload(window_.posted()), src, bytes);
   return postSlot(bytes, meta);
 }
 
@@ -114,31 +113,32 @@ Status ShmRecvLink::lost(const char* what) const { return LostStatus(peer_, what
 
 Status ShmRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
   *ready = false;
-  const SlotHeader* h = seg_.header(handed_);
+  const uint64_t due = window_.handed();
+  const SlotHeader* h = seg_.header(due);
   uint64_t seq = h->seq.load(std::memory_order_acquire);
-  if (seq != handed_ + 1) {
-    if (seq > handed_ + 1)
+  if (seq != due + 1) {
+    if (seq > due + 1)
       return Internal("shm link from rank %d: slot holds chunk %llu where chunk %llu was due", peer_,
-                      static_cast<unsigned long long>(seq - 1), static_cast<unsigned long long>(handed_));
+                      static_cast<unsigned long long>(seq - 1), static_cast<unsigned long long>(due));
     if (!watch_.goneWhileSpinning()) return Status::OK();
     // The sender may have posted its last chunk just before leaving: look once more.
-    if (h->seq.load(std::memory_order_acquire) != handed_ + 1) return lost("waiting for data");
+    if (h->seq.load(std::memory_order_acquire) != due + 1) return lost("waiting for data");
   }
   if (h->bytes > slot_bytes_)
     return Internal("rank %d posted a %llu-byte chunk into a %zu-byte shm slot", peer_,
                     static_cast<unsigned long long>(h->bytes), slot_bytes_);
-  chunk->data = seg_.payload(handed_);
+  window_.arrive();
+  window_.handOut();
+  chunk->data = seg_.payload(due);
   chunk->bytes = h->bytes;
   chunk->meta = h->meta;
-  ++handed_;
   *ready = true;
   return Status::OK();
 }
 
 Status ShmRecvLink::release() {
-  if (released_ == handed_) return Internal("shm link from rank %d: release without a held chunk", peer_);
-  ++released_;
-  seg_.credits()->released.store(released_, std::memory_order_release);  // after our reads of the slot
+  COLL_RETURN_IF_ERROR(window_.release());
+  seg_.credits()->released.store(window_.released(), std::memory_order_release);  // after our reads of the slot
   return Status::OK();
 }
 
@@ -157,7 +157,7 @@ Status MakeRecvLink(LinkSetup setup, std::unique_ptr<RecvLink>* out) {
   if (setup.config->nslots < 1 || setup.config->chunk_bytes == 0)
     return InvalidArgument("shm link needs at least one slot of at least one byte");
   std::unique_ptr<ShmRecvLink> link(
-      new ShmRecvLink(setup.peer_rank, setup.config->chunk_bytes, std::move(setup.socket)));
+      new ShmRecvLink(setup.peer_rank, setup.config->chunk_bytes, setup.config->nslots, std::move(setup.socket)));
   COLL_RETURN_IF_ERROR(link->create(static_cast<size_t>(setup.config->nslots), setup.deadline));
   *out = std::move(link);
   return Status::OK();
@@ -172,7 +172,7 @@ Status MakeSendLink(LinkSetup setup, std::unique_ptr<SendLink>* out) {
   COLL_RETURN_IF_ERROR(RecvAll(fd, &msg, sizeof msg, setup.deadline, what));
   COLL_RETURN_IF_ERROR(CheckNameMessage(msg, setup.peer_rank));
   std::unique_ptr<ShmSendLink> link(
-      new ShmSendLink(setup.peer_rank, setup.config->chunk_bytes, std::move(setup.socket)));
+      new ShmSendLink(setup.peer_rank, setup.config->chunk_bytes, setup.config->nslots, std::move(setup.socket)));
   COLL_RETURN_IF_ERROR(link->connect(msg.name, static_cast<size_t>(setup.config->nslots)));
   COLL_RETURN_IF_ERROR(SendAll(fd, &kAck, 1, setup.deadline, what));
   *out = std::move(link);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "transport/link_window.h"
 #include "transport/shm/peer_watch.h"
 #include "transport/shm/shm_segment.h"
 #include "transport/transport.h"
@@ -17,14 +18,22 @@ namespace shm {
 
 class ShmSendLink final : public SendLink {
  public:
-  ShmSendLink(int peer, size_t slot_bytes, Fd socket)
-      : peer_(peer), slot_bytes_(slot_bytes), watch_(std::move(socket)) {}
+  ShmSendLink(int peer, size_t slot_bytes, int nslots, Fd socket)
+      : peer_(peer),
+        slot_bytes_(slot_bytes),
+        window_(StrFormat("shm link to rank %d", peer), slot_bytes, nslots),
+        watch_(std::move(socket)) {}
   Status connect(const char* segment_name, size_t nslots);
 
   size_t slotBytes() const override { return slot_bytes_; }
   int peer() const override { return peer_; }
   bool hasCredit() override;
-  void* slot() override { return seg_.payload(posted_); }
+  LinkCaps caps() const override {
+    LinkCaps caps;
+    caps.writable_slot = true;  // the peer's slot itself
+    return caps;
+  }
+  void* slot() override { return seg_.payload(window_.posted()); }
   Status postSlot(size_t bytes, const ChunkMeta& meta) override;
   Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) override;
   Status progress(bool* made_progress) override;
@@ -35,23 +44,24 @@ class ShmSendLink final : public SendLink {
   std::string describe() const override { return describe_; }
 
  private:
-  bool creditFree() const { return posted_ - released_ < seg_.nslots(); }
   Status lost(const char* what) const;
 
   int peer_;
   size_t slot_bytes_;
+  SendWindow window_;  // returned(): the receiver's released counter as last loaded
   PeerWatch watch_;
   Segment seg_;
-  uint64_t posted_ = 0;
-  uint64_t released_ = 0;     // the receiver's counter as last loaded
   bool want_credit_ = false;  // the last hasCredit() found none
   std::string describe_;
 };
 
 class ShmRecvLink final : public RecvLink {
  public:
-  ShmRecvLink(int peer, size_t slot_bytes, Fd socket)
-      : peer_(peer), slot_bytes_(slot_bytes), watch_(std::move(socket)) {}
+  ShmRecvLink(int peer, size_t slot_bytes, int nslots, Fd socket)
+      : peer_(peer),
+        slot_bytes_(slot_bytes),
+        window_(StrFormat("shm link from rank %d", peer), nslots),
+        watch_(std::move(socket)) {}
   Status create(size_t nslots, const Deadline& deadline);
 
   Status finishSetup(const Deadline& deadline) override;
@@ -68,9 +78,9 @@ class ShmRecvLink final : public RecvLink {
 
   int peer_;
   size_t slot_bytes_;
+  RecvWindow window_;  // a chunk arrives when tryRecv sees its sequence number published
   PeerWatch watch_;
   Segment seg_;
-  uint64_t handed_ = 0, released_ = 0;
   std::string describe_;
 };
 

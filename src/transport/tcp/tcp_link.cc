@@ -22,14 +22,12 @@ static std::string Describe(const char* dir, int peer, int fd) {
 TcpSendLink::TcpSendLink(LinkSetup setup)
     : fd_(std::move(setup.socket)),
       peer_(setup.peer_rank),
-      slot_bytes_(setup.config->chunk_bytes),
-      nslots_(setup.config->nslots),
+      window_(StrFormat("tcp link to rank %d", setup.peer_rank), setup.config->chunk_bytes, setup.config->nslots),
       describe_(Describe("to", setup.peer_rank, fd_.get())) {}
 
 
-Status TcpSendLink::lost(const char* what, int err) {
-  return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
-                  err ? std::strerror(err) : "connection closed by the peer");
+Status TcpSendLink::lost(const char* what, int err) const {
+  return LinkPeerLost(peer_, what, describe_, err ? std::strerror(err) : "connection closed by the peer");
 }
 
 Status TcpSendLink::postSlot(size_t, const ChunkMeta&) {
@@ -37,9 +35,8 @@ Status TcpSendLink::postSlot(size_t, const ChunkMeta&) {
 }
 
 Status TcpSendLink::postCopy(const void* src, size_t bytes, const ChunkMeta& meta) {
-  if (!hasCredit() || bytes > slot_bytes_)
-    return Internal("tcp link to rank %d: post of %zu bytes to a full queue or over the %zu-byte slot", peer_,
-                    bytes, slot_bytes_);
+  COLL_RETURN_IF_ERROR(window_.checkPost(bytes));
+  window_.post();
   queue_.push_back(Pending{WireHeader{kChunkMagic, static_cast<uint32_t>(bytes), meta},
                            static_cast<const char*>(src), bytes, 0});
   bool ignored = false;
@@ -65,7 +62,10 @@ Status TcpSendLink::writeSome(bool* made_progress) {
     }
     *made_progress = true;
     p.sent += static_cast<size_t>(w);
-    if (p.sent == hdr + p.bytes) queue_.pop_front();
+    if (p.sent == hdr + p.bytes) {
+      queue_.pop_front();
+      COLL_RETURN_IF_ERROR(window_.creditsReturned(window_.returned() + 1));
+    }
   }
   return Status::OK();
 }
@@ -83,23 +83,22 @@ TcpRecvLink::TcpRecvLink(LinkSetup setup)
     : fd_(std::move(setup.socket)),
       peer_(setup.peer_rank),
       slot_bytes_(setup.config->chunk_bytes),
-      nslots_(setup.config->nslots),
+      window_(StrFormat("tcp link from rank %d", setup.peer_rank), setup.config->nslots),
       headers_(new WireHeader[setup.config->nslots]),
       describe_(Describe("from", setup.peer_rank, fd_.get())) {
-  slots_ = static_cast<char*>(std::aligned_alloc(4096, slot_bytes_ * static_cast<size_t>(nslots_)));
+  slots_ = static_cast<char*>(std::aligned_alloc(4096, slot_bytes_ * static_cast<size_t>(setup.config->nslots)));
 }
 
 TcpRecvLink::~TcpRecvLink() { std::free(slots_); }
 
-Status TcpRecvLink::lost(const char* what, int err) {
-  return PeerLost("lost the connection to rank %d while %s (%s): %s", peer_, what, describe_.c_str(),
-                  err ? std::strerror(err) : "connection closed by the peer");
+Status TcpRecvLink::lost(const char* what, int err) const {
+  return LinkPeerLost(peer_, what, describe_, err ? std::strerror(err) : "connection closed by the peer");
 }
 
 // Feeds `bytes` of stream into the current chunk (header, then payload into its slot).
 Status TcpRecvLink::absorb(const char* data, size_t bytes, size_t* used) {
   *used = 0;
-  while (*used < bytes && arrived_ - released_ < static_cast<uint64_t>(nslots_)) {
+  while (*used < bytes && window_.hasFreeSlot()) {
     if (header_got_ < sizeof cur_) {
       size_t n = std::min(bytes - *used, sizeof cur_ - header_got_);
       std::memcpy(reinterpret_cast<char*>(&cur_) + header_got_, data + *used, n);
@@ -110,7 +109,7 @@ Status TcpRecvLink::absorb(const char* data, size_t bytes, size_t* used) {
                         cur_.magic, cur_.bytes, slot_bytes_);
     } else {
       size_t n = std::min(bytes - *used, static_cast<size_t>(cur_.bytes) - payload_got_);
-      std::memcpy(slotPtr(arrived_) + payload_got_, data + *used, n);
+      std::memcpy(slotPtr(window_.arrived()) + payload_got_, data + *used, n);
       payload_got_ += n;
       *used += n;
     }
@@ -121,8 +120,8 @@ Status TcpRecvLink::absorb(const char* data, size_t bytes, size_t* used) {
 
 void TcpRecvLink::completeChunk() {
   if (header_got_ == sizeof cur_ && payload_got_ == cur_.bytes) {
-    headers_[arrived_ % nslots_] = cur_;
-    ++arrived_;
+    headers_[window_.slotIndex(window_.arrived())] = cur_;
+    window_.arrive();
     header_got_ = payload_got_ = 0;
   }
 }
@@ -130,7 +129,7 @@ void TcpRecvLink::completeChunk() {
 // Headers (and the start of small payloads) are read through a small staging buffer, so a
 // small chunk costs one recv(2); the bulk of a large payload goes straight into its slot.
 Status TcpRecvLink::readSome(bool* made_progress) {
-  while (arrived_ - released_ < static_cast<uint64_t>(nslots_)) {
+  while (window_.hasFreeSlot()) {
     if (stage_pos_ < stage_len_) {
       size_t used = 0;
       COLL_RETURN_IF_ERROR(absorb(stage_ + stage_pos_, stage_len_ - stage_pos_, &used));
@@ -139,7 +138,7 @@ Status TcpRecvLink::readSome(bool* made_progress) {
     }
     if (closed_) return Status::OK();
     const bool in_payload = header_got_ == sizeof cur_;
-    char* dst = in_payload ? slotPtr(arrived_) + payload_got_ : stage_;
+    char* dst = in_payload ? slotPtr(window_.arrived()) + payload_got_ : stage_;
     size_t want = in_payload ? cur_.bytes - payload_got_ : sizeof stage_;
     ssize_t r = recv(fd_.get(), dst, want, 0);
     if (r == 0) {
@@ -172,16 +171,16 @@ Status TcpRecvLink::readSome(bool* made_progress) {
 
 Status TcpRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
   *ready = false;
-  if (handed_ == arrived_) {
+  if (!window_.hasChunk()) {
     bool ignored = false;
     COLL_RETURN_IF_ERROR(readSome(&ignored));
   }
-  if (handed_ < arrived_) {
-    const WireHeader& h = headers_[handed_ % nslots_];
-    chunk->data = slotPtr(handed_);
+  if (window_.hasChunk()) {
+    const uint64_t n = window_.handOut();
+    const WireHeader& h = headers_[window_.slotIndex(n)];
+    chunk->data = slotPtr(n);
     chunk->bytes = h.bytes;
     chunk->meta = h.meta;
-    ++handed_;
     *ready = true;
     return Status::OK();
   }
@@ -191,17 +190,13 @@ Status TcpRecvLink::tryRecv(RecvChunk* chunk, bool* ready) {
 
 // A free slot lets readSome take the next chunk off the socket; until then the kernel's
 // buffers and TCP's window hold the sender back.
-Status TcpRecvLink::release() {
-  if (released_ == handed_) return Internal("tcp link from rank %d: release without a held chunk", peer_);
-  ++released_;
-  return Status::OK();
-}
+Status TcpRecvLink::release() { return window_.release(); }
 
 // Reading happens in tryRecv, which the engine calls right after this.
 Status TcpRecvLink::progress(bool*) { return Status::OK(); }
 
 PollSpec TcpRecvLink::pollSpec() {
-  if (closed_ || arrived_ - released_ >= static_cast<uint64_t>(nslots_)) return PollSpec{};
+  if (closed_ || !window_.hasFreeSlot()) return PollSpec{};
   return PollSpec{fd_.get(), POLLIN};
 }
 

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "transport/link_window.h"
 #include "transport/transport.h"
 
 namespace coll {
@@ -27,9 +28,10 @@ constexpr uint32_t kChunkMagic = 0x434f4c44;  // "COLD"
 class TcpSendLink final : public SendLink {
  public:
   TcpSendLink(LinkSetup setup);
-  size_t slotBytes() const override { return slot_bytes_; }
+  size_t slotBytes() const override { return window_.slotBytes(); }
   int peer() const override { return peer_; }
-  bool hasCredit() override { return queue_.size() < static_cast<size_t>(nslots_); }
+  bool hasCredit() override { return window_.hasCredit(); }
+  LinkCaps caps() const override { return LinkCaps{}; }  // host memory, no writable slot
   void* slot() override { return nullptr; }
   Status postSlot(size_t bytes, const ChunkMeta& meta) override;
   Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) override;
@@ -46,12 +48,11 @@ class TcpSendLink final : public SendLink {
     size_t sent;  // of sizeof(header) + bytes
   };
   Status writeSome(bool* made_progress);
-  Status lost(const char* what, int err);
+  Status lost(const char* what, int err) const;
 
   Fd fd_;
   int peer_;
-  size_t slot_bytes_;
-  int nslots_;
+  SendWindow window_;  // a chunk's credit comes back once its last byte is written
   std::deque<Pending> queue_;
   std::string describe_;
 };
@@ -72,16 +73,15 @@ class TcpRecvLink final : public RecvLink {
   Status readSome(bool* made_progress);
   Status absorb(const char* data, size_t bytes, size_t* used);
   void completeChunk();
-  Status lost(const char* what, int err);
-  char* slotPtr(uint64_t index) { return slots_ + (index % nslots_) * slot_bytes_; }
+  Status lost(const char* what, int err) const;
+  char* slotPtr(uint64_t chunk) { return slots_ + static_cast<size_t>(window_.slotIndex(chunk)) * slot_bytes_; }
 
   Fd fd_;
   int peer_;
   size_t slot_bytes_;
-  int nslots_;
+  RecvWindow window_;
   char* slots_ = nullptr;
   std::unique_ptr<WireHeader[]> headers_;  // per slot
-  uint64_t arrived_ = 0, handed_ = 0, released_ = 0;
   WireHeader cur_{};
   size_t header_got_ = 0, payload_got_ = 0;
   char stage_[4096];
