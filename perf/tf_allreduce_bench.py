@@ -102,7 +102,13 @@ def main():
         row = {"bytes": nbytes, "iters": iters}
         x = tf.ones([count], tf.float32)
         if "op" in methods:
+            before = ct.stats()
             row["op_s"] = timed(lambda: ct.allreduce(x, op=ct.Sum, name="bench"), iters)
+            after = ct.stats()
+            # Where one call's time goes: queued before its round, coordinating, in the library.
+            for k in ("queued_s", "exchange_s", "execute_s"):
+                row["op_" + k] = (after[k] - before[k]) / (iters + 1)
+            row["op_rounds"] = (after["rounds"] - before["rounds"]) / (iters + 1)
         if "capi" in methods:
             src = np.ones(count, np.float32)
             dst = np.empty_like(src)
@@ -138,9 +144,17 @@ def main():
         big = tf.ones([200 * 4096], tf.float32)
         fused = tf.function(lambda ts: [ct.allreduce(t, op=ct.Sum) for t in ts])
         one = tf.function(lambda t: ct.allreduce(t, op=ct.Sum))
-        fusion = {"tensors": 200, "tensor_bytes": 16384,
-                  "fused_s": timed(lambda: fused(small), 20), "one_s": timed(lambda: one(big), 20)}
+        before = ct.stats()
+        fusion = {"tensors": 200, "tensor_bytes": 16384, "fused_s": timed(lambda: fused(small), 20)}
+        after = ct.stats()
+        for k in ("rounds", "busy_rounds", "collectives"):  # per call of the 200
+            fusion[k] = (after[k] - before[k]) / 21
+        for k in ("queued_s", "exchange_s", "execute_s"):  # per tensor, queued; per call, others
+            fusion[k] = (after[k] - before[k]) / 21 / (200 if k == "queued_s" else 1)
+        fusion["one_s"] = timed(lambda: one(big), 20)
         fusion["ratio"] = fusion["fused_s"] / fusion["one_s"]
+        if rank == 0:
+            print(" ".join("%s=%.4g" % kv for kv in fusion.items()), flush=True)
 
     if rank == 0:
         transport = os.environ.get("COLL_TRANSPORT", "auto")

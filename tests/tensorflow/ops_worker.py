@@ -1,9 +1,10 @@
 """One rank of the op tests (launched on 3 ranks by test_binding.py through collective.run):
 every op x dtype x reduce op against numpy, grouped, broadcast from every root, allgather with
-different first dimensions, gradients against their analytic values, order independence,
+different first dimensions, reducescatter with even and uneven splits, gradients against their analytic values, order independence,
 fusion, mismatches and a stall warning. Raises (exit 1) on the first wrong answer."""
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -111,6 +112,54 @@ def test_allgather(n):
               "allgather %s equal rows" % dtype.name)
 
 
+def scatter_rows(dim0, n):
+    # Horovod's split: as even as possible, the first ranks one row more.
+    return [dim0 // n + (q < dim0 % n) for q in range(n)]
+
+
+def test_reducescatter(n):
+    r = ct.rank()
+    for dim0 in (2 * n, 2 * n + 1, 1, 0):  # even, uneven, fewer rows than ranks, none
+        rows = scatter_rows(dim0, n)
+        lo = sum(rows[:r])
+        values = [value(q, (dim0, 2)) for q in range(n)]
+        for dtype in DTYPES:
+            for opname, op in OPS.items():
+                want = reference(opname, values)[lo:lo + rows[r]]
+                if opname == "Average" and dtype.is_integer:
+                    want = np.trunc(want)
+                got = ct.reducescatter(tf.cast(values[r], dtype), op=op)
+                close(got, want, dtype, "reducescatter %s %s of %d rows" % (opname, dtype.name, dim0))
+    f = tf.function(lambda x: ct.reducescatter(x, op=ct.Sum, name="rs_fn"))
+    values = [value(q, (2 * n + 1, 3)) for q in range(n)]
+    rows = scatter_rows(2 * n + 1, n)
+    close(f(tf.constant(values[r], tf.float32)),
+          reference("Sum", values)[sum(rows[:r]):sum(rows[:r + 1])], tf.float32,
+          "reducescatter in tf.function")
+    expect_error(lambda: ct.reducescatter(tf.constant(1.0)), tf.errors.InvalidArgumentError,
+                 ["reducescatter needs a tensor of rank >= 1"], "reducescatter of a scalar")
+    # Its gradient: every rank's upstream gradient gathered back into the full shape.
+    dim0 = 2 * n + 1
+    rows = scatter_rows(dim0, n)
+    w = [np.arange(rows[q] * 2.0).reshape(rows[q], 2) + q for q in range(n)]
+    full = np.concatenate(w)
+    xs = [value(q, (dim0, 2)) * (q + 1) for q in range(n)]
+    for opname, op in OPS.items():
+        x = tf.Variable(xs[r])
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(ct.reducescatter(x, op=op) * w[r])
+        if opname == "Sum":
+            want = full
+        elif opname == "Average":
+            want = full / n
+        elif opname == "Product":
+            want = full * np.prod([xs[q] for q in range(n) if q != r], 0)
+        else:
+            y = reference(opname, xs)
+            want = full * (xs[r] == y)
+        close(tape.gradient(loss, x), want, tf.float64, "gradient of reducescatter %s" % opname)
+
+
 def test_gradients(n):
     r = ct.rank()
     w = [np.arange(4.0) + q for q in range(n)]  # rank q's upstream weights
@@ -129,6 +178,20 @@ def test_gradients(n):
         extreme = (0 if opname == "Min" else n - 1)
         want = np.sum(w, 0) * (1.0 if r == extreme else 0.0)
         close(tape.gradient(loss, x), want, tf.float64, "gradient of allreduce %s" % opname)
+    # Product: each rank's gradient is the summed upstream gradient times the product of the
+    # other ranks' values, zeros included (rank 0 holds a zero in column 1, ranks 0 and 1 in
+    # column 2).
+    xs = [np.array([1.5, 0.0 if q == 0 else 2.0, 0.0 if q < 2 else 3.0, -1.0]) * (q + 1)
+          for q in range(n)]
+    for grouped in (False, True):
+        x = tf.Variable(xs[r])
+        with tf.GradientTape() as tape:
+            y = (ct.grouped_allreduce([x], op=ct.Product)[0] if grouped
+                 else ct.allreduce(x, op=ct.Product))
+            loss = tf.reduce_sum(y * w[r])
+        others = np.prod([xs[q] for q in range(n) if q != r], 0)
+        close(tape.gradient(loss, x), np.sum(w, 0) * others, tf.float64,
+              "gradient of %sallreduce Product" % ("grouped " if grouped else ""))
     x = tf.Variable(np.ones(4) * (r + 1))
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(ct.broadcast(x, 1) * w[r])
@@ -212,6 +275,50 @@ def test_mismatch(n):
     close(ct.allreduce(tf.ones([2]), op=ct.Sum), np.full(2, n), tf.float32, "allreduce after mismatch")
 
 
+def test_same_name(n):
+    # Two collectives under one name in one tf.function: refused while tracing, on every rank,
+    # before anything is submitted; the job goes on.
+    @tf.function
+    def twice(x):
+        return ct.allreduce(x, op=ct.Sum, name="dup"), ct.allreduce(x * 2, op=ct.Sum, name="dup")
+    try:
+        twice(tf.ones([3]))
+        raise AssertionError("rank %d: the same name twice in a tf.function was accepted" % ct.rank())
+    except ValueError as e:
+        check("'dup' is already used by another collective in this graph" in str(e),
+              "same name in a graph: message %r" % str(e))
+    # Eager, from two threads at once on rank 0: the second submission of a name still in flight
+    # fails at once with the rank and the name, the first completes when the other ranks submit.
+    results = [None, None]
+
+    def submit(i, delay):
+        time.sleep(delay)
+        try:
+            results[i] = ct.allreduce(tf.fill([3], float(i + 1)), op=ct.Sum, name="dup").numpy()
+        except tf.errors.InvalidArgumentError as e:
+            results[i] = e.message
+    if ct.rank() == 0:
+        threads = [threading.Thread(target=submit, args=(i, 0.5 * i)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        check(not any(t.is_alive() for t in threads), "same name from two threads: hung")
+        refused = [x for x in results if isinstance(x, str)]
+        done = [x for x in results if not isinstance(x, str)]
+        check(len(refused) == 1 and len(done) == 1, "same name from two threads: %r" % results)
+        check("a collective with this name is already in flight on rank 0" in refused[0] and
+              "(tensor 'dup')" in refused[0], "same name from two threads: message %r" % refused[0])
+        first = 1.0 if results[0] is done[0] else 2.0
+        close(done[0], np.full(3, first + n - 1), tf.float32, "same name: the one that ran")
+    else:
+        time.sleep(3)
+        got = ct.allreduce(tf.ones([3]), op=ct.Sum, name="dup").numpy()
+        check(got[0] in (n, n + 1), "same name: got %r" % got)
+    close(ct.allreduce(tf.ones([2]), op=ct.Sum, name="after_dup"), np.full(2, n), tf.float32,
+          "allreduce after the same name twice")
+
+
 def test_stall(n):
     if ct.rank() == n - 1:
         time.sleep(5)
@@ -224,9 +331,10 @@ def main():
     n = ct.size()
     check(n >= 3, "run on 3 or more ranks")
     check(ct.local_size() == n and ct.local_rank() == ct.rank(), "local rank/size")
-    for test in [test_allreduce, test_grouped, test_broadcast, test_allgather, test_gradients,
+    for test in [test_allreduce, test_grouped, test_broadcast, test_allgather, test_reducescatter,
+                 test_gradients,
                  lambda n: test_order(n, 2), lambda n: test_order(n, 10), test_fusion,
-                 test_mismatch, test_stall]:
+                 test_mismatch, test_same_name, test_stall]:
         test(n)
     print("ops_worker: all checks passed")
     ct.shutdown()

@@ -2,6 +2,7 @@
 spawned here), every job bounded by a timeout and its process group ended. Run with the
 environment's Python, where collective.tensorflow is installed (scripts/test-tf)."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -56,6 +57,15 @@ class Ops(unittest.TestCase):
         self.assertRegex(out, r"\[0\] collective.tensorflow WARNING: .*submitted on ranks 0, 1 "
                               r"have waited up to \d+ s for rank 2: 'stall' \(allreduce\(sum\) of float32\[2\]\)")
         print("\n".join(l for l in out.splitlines() if "fusion:" in l))
+
+
+class NoFusion(unittest.TestCase):
+    def test_fusion_bytes_0(self):
+        rc, out = launch(2, [os.path.join(HERE, "fusion_worker.py")], 300,
+                         {"COLL_TF_FUSION_BYTES": "0"})
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(out.count("fusion_worker: all checks passed"), 2, out)
+        print(next(l for l in out.splitlines() if "no fusion:" in l))
 
 
 class DataParallel(unittest.TestCase):
@@ -144,7 +154,8 @@ class Launcher(unittest.TestCase):
     def test_first_failure_code_and_prefixes(self):
         script = ("import os, sys, time\n"
                   "r = int(os.environ['COLL_RANK'])\n"
-                  "print('hello from', r, os.environ['COLL_SIZE'], os.environ['COLL_ROOT_ADDR'])\n"
+                  "print('hello from', r, os.environ['COLL_SIZE'], os.environ['COLL_ROOT_ADDR'],\n"
+                  "      os.environ['COLL_JOB_TOKEN'])\n"
                   "sys.stdout.flush()\n"
                   "time.sleep(0.5)\n"
                   "sys.exit(7) if r == 1 else time.sleep(60)\n")
@@ -152,8 +163,9 @@ class Launcher(unittest.TestCase):
         rc, out = launch(2, ["-c", script], 30)
         self.assertEqual(rc, 7, out)
         self.assertLess(time.monotonic() - start, 20)
-        self.assertRegex(out, r"\[0\] hello from 0 2 127\.0\.0\.1:\d+")
-        self.assertRegex(out, r"\[1\] hello from 1 2 127\.0\.0\.1:\d+")
+        tokens = re.findall(r"\[(\d)\] hello from \1 2 127\.0\.0\.1:\d+ ([0-9a-f]{32})\n", out)
+        self.assertEqual(sorted(r for r, _ in tokens), ["0", "1"], out)
+        self.assertEqual(tokens[0][1], tokens[1][1], out)  # one job, one token
 
     def test_sigint_is_forwarded(self):
         script = ("import os, sys, time\n"

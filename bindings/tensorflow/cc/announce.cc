@@ -57,7 +57,7 @@ bool ParseAll(const char* data, size_t len, std::vector<Announcement>* out) {
     if (!Get(&p, end, &name_len) || end - p < name_len) return false;
     a.name.assign(p, name_len);
     p += name_len;
-    if (!Get(&p, end, &kind) || kind > 2 || !Get(&p, end, &a.dtype) || !Get(&p, end, &a.op) ||
+    if (!Get(&p, end, &kind) || kind > 3 || !Get(&p, end, &a.dtype) || !Get(&p, end, &a.op) ||
         !Get(&p, end, &a.root) || !Get(&p, end, &ndims))
       return false;
     a.kind = static_cast<Kind>(kind);
@@ -75,6 +75,7 @@ std::string Describe(const Announcement& a) {
     case Kind::kAllreduce: s << "allreduce(" << OpName(a.op) << ")"; break;
     case Kind::kBroadcast: s << "broadcast(root " << a.root << ")"; break;
     case Kind::kAllgather: s << "allgather"; break;
+    case Kind::kReduceScatter: s << "reducescatter(" << OpName(a.op) << ")"; break;
   }
   s << " of " << DtypeName(a.dtype) << "[";
   for (size_t i = 0; i < a.shape.size(); ++i) s << (i ? "," : "") << a.shape[i];
@@ -85,12 +86,19 @@ std::string Describe(const Announcement& a) {
 bool Compatible(const Announcement& a, const Announcement& b) {
   if (a.kind != b.kind || a.dtype != b.dtype || a.shape.size() != b.shape.size()) return false;
   switch (a.kind) {
-    case Kind::kAllreduce: return a.op == b.op && a.shape == b.shape;
+    case Kind::kAllreduce:
+    case Kind::kReduceScatter: return a.op == b.op && a.shape == b.shape;
     case Kind::kBroadcast: return a.root == b.root && a.shape == b.shape;
     case Kind::kAllgather:  // the first dimension may differ between ranks
       return !a.shape.empty() && std::equal(a.shape.begin() + 1, a.shape.end(), b.shape.begin() + 1);
   }
   return false;
+}
+
+int64_t ScatterRows(int64_t dim0, int size, int r) { return dim0 / size + (r < dim0 % size); }
+
+int64_t ScatterFirstRow(int64_t dim0, int size, int r) {
+  return r * (dim0 / size) + std::min<int64_t>(r, dim0 % size);
 }
 
 int64_t NumElements(const std::vector<int64_t>& shape) {

@@ -8,13 +8,13 @@
 
 namespace coll_tf {
 
-enum class Kind : uint8_t { kAllreduce = 0, kBroadcast = 1, kAllgather = 2 };
+enum class Kind : uint8_t { kAllreduce = 0, kBroadcast = 1, kAllgather = 2, kReduceScatter = 3 };
 
 struct Announcement {
   std::string name;
   Kind kind = Kind::kAllreduce;
   uint8_t dtype = 0;  // coll_dtype_t
-  uint8_t op = 0;     // coll_op_t (allreduce only)
+  uint8_t op = 0;     // coll_op_t (allreduce and reduce-scatter)
   int32_t root = 0;   // broadcast only
   std::vector<int64_t> shape;
 };
@@ -30,5 +30,9 @@ std::string Describe(const Announcement& a);
 bool Compatible(const Announcement& a, const Announcement& b);
 // Number of elements of a shape.
 int64_t NumElements(const std::vector<int64_t>& shape);
+// Reduce-scatter's split of dim0 rows over size ranks: as even as possible, the first
+// dim0 % size ranks one row more. The rows of rank r and the first row it holds.
+int64_t ScatterRows(int64_t dim0, int size, int r);
+int64_t ScatterFirstRow(int64_t dim0, int size, int r);
 
 }  // namespace coll_tf

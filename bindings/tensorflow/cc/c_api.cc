@@ -38,10 +38,12 @@ __attribute__((visibility("default"))) void coll_tf_topology(int out[4]) {
   out[3] = up ? rt->local_size() : -1;
 }
 
-// rounds, collectives, tensors, fused collectives, most tensors in one collective.
-__attribute__((visibility("default"))) void coll_tf_stats(int64_t out[5]) {
+// rounds, collectives, tensors, fused collectives, most tensors in one collective, busy
+// rounds, and nanoseconds queued, exchanging and executing (see coll_tf::Stats).
+__attribute__((visibility("default"))) void coll_tf_stats(int64_t out[9]) {
   coll_tf::Stats s = coll_tf::Runtime::Get()->stats();
-  int64_t v[5] = {s.rounds, s.collectives, s.tensors, s.fused, s.max_fused};
+  int64_t v[9] = {s.rounds,      s.collectives, s.tensors,     s.fused,     s.max_fused,
+                  s.busy_rounds, s.queued_ns,   s.exchange_ns, s.execute_ns};
   std::memcpy(out, v, sizeof(v));
 }
 

@@ -80,10 +80,11 @@ class CollectiveKernel : public AsyncOpKernel {
                                                 " (tensor '" + name + "')"));
       return false;
     }
-    if (kind == Kind::kAllgather && in.dims() == 0) {
+    if ((kind == Kind::kAllgather || kind == Kind::kReduceScatter) && in.dims() == 0) {
       ctx->SetStatus(absl::InvalidArgumentError(
-          "collective.tensorflow: allgather needs a tensor of rank >= 1, got a scalar (tensor '" +
-          name + "')"));
+          std::string("collective.tensorflow: ") +
+          (kind == Kind::kAllgather ? "allgather" : "reducescatter") +
+          " needs a tensor of rank >= 1, got a scalar (tensor '" + name + "')"));
       return false;
     }
     r->a.name = name;
@@ -94,12 +95,21 @@ class CollectiveKernel : public AsyncOpKernel {
     r->output_index = i;
     if (kind != Kind::kAllgather) {
       Tensor* output = nullptr;
-      absl::Status s = ctx->forward_input_or_allocate_output({i}, i, in.shape(), &output);
+      tensorflow::TensorShape shape = in.shape();
+      if (kind == Kind::kReduceScatter) {  // this rank's rows (a job of 1 before init: refused)
+        Runtime* rt = Runtime::Get();
+        shape.set_dim(0, ScatterRows(in.dim_size(0), std::max(rt->size(), 1), rt->rank()));
+      }
+      absl::Status s = kind == Kind::kReduceScatter
+                           ? ctx->allocate_output(i, shape, &output)
+                           : ctx->forward_input_or_allocate_output({i}, i, shape, &output);
       if (!s.ok()) {
         ctx->SetStatus(s);
         return false;
       }
       r->output = *output;
+      if (!output->SharesBufferWith(in))
+        AdviseHugePages(const_cast<char*>(output->tensor_data().data()), output->TotalBytes());
     }
     r->finish = [group](const absl::Status& s) { group->Finish(s); };
     *out = std::move(r);
@@ -191,11 +201,38 @@ class AllgatherOp : public CollectiveKernel {
   }
 };
 
+class ReduceScatterOp : public CollectiveKernel {
+ public:
+  explicit ReduceScatterOp(OpKernelConstruction* c) : CollectiveKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("reduce_op", &op_));
+    OP_REQUIRES(c, op_ >= COLL_SUM && op_ <= COLL_AVG,
+                absl::InvalidArgumentError("collective.tensorflow: reduce_op " +
+                                           std::to_string(op_) + " is not Sum, Product, Min, "
+                                           "Max or Average"));
+  }
+
+  void ComputeAsync(OpKernelContext* ctx, DoneCallback done) override {
+    auto group = Group::Make(ctx, done, 1);
+    std::vector<std::unique_ptr<Request>> requests(1);
+    if (!MakeRequest(ctx, 0, Kind::kReduceScatter, tensor_name_, group, &requests[0])) {
+      done();
+      return;
+    }
+    requests[0]->a.op = static_cast<uint8_t>(op_);
+    Runtime::Get()->Enqueue(std::move(requests));
+  }
+
+ private:
+  int op_ = 0;
+};
+
 REGISTER_KERNEL_BUILDER(Name("LibcollAllreduce").Device(tensorflow::DEVICE_CPU), AllreduceOp);
 REGISTER_KERNEL_BUILDER(Name("LibcollGroupedAllreduce").Device(tensorflow::DEVICE_CPU),
                         GroupedAllreduceOp);
 REGISTER_KERNEL_BUILDER(Name("LibcollBroadcast").Device(tensorflow::DEVICE_CPU), BroadcastOp);
 REGISTER_KERNEL_BUILDER(Name("LibcollAllgather").Device(tensorflow::DEVICE_CPU), AllgatherOp);
+REGISTER_KERNEL_BUILDER(Name("LibcollReduceScatter").Device(tensorflow::DEVICE_CPU),
+                        ReduceScatterOp);
 
 }  // namespace
 }  // namespace coll_tf

@@ -1,4 +1,5 @@
-// The op definitions: allreduce, grouped allreduce, broadcast and allgather over libcollective.
+// The op definitions: allreduce, grouped allreduce, broadcast, allgather and reducescatter over
+// libcollective.
 // tensor_name names the collective across ranks; empty means the op's node name.
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"
@@ -52,6 +53,22 @@ REGISTER_OP("LibcollAllgather")
     .SetIsStateful()
     .SetIsDistributedCommunication()  // errors keep their code (Unavailable) inside tf.function
     .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle in = c->input(0), out;
+      TF_RETURN_IF_ERROR(c->WithRankAtLeast(in, 1, &in));
+      TF_RETURN_IF_ERROR(c->ReplaceDim(in, 0, c->UnknownDim(), &out));
+      c->set_output(0, out);
+      return absl::OkStatus();
+    });
+
+REGISTER_OP("LibcollReduceScatter")
+    .Attr("T: " COLL_TF_TYPES)
+    .Attr("reduce_op: int")
+    .Attr("tensor_name: string = ''")
+    .Input("tensor: T")
+    .Output("scattered: T")
+    .SetIsStateful()
+    .SetIsDistributedCommunication()  // errors keep their code (Unavailable) inside tf.function
+    .SetShapeFn([](InferenceContext* c) {  // this rank's share of the first dimension
       ShapeHandle in = c->input(0), out;
       TF_RETURN_IF_ERROR(c->WithRankAtLeast(in, 1, &in));
       TF_RETURN_IF_ERROR(c->ReplaceDim(in, 0, c->UnknownDim(), &out));

@@ -2,10 +2,12 @@
 // Shutdown serialised by init_mu_; everything named "background thread only" from Loop alone.
 #include "runtime.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -45,6 +47,14 @@ bool ParseDouble(const char* var, double min, double* out, std::string* error) {
 }
 
 }  // namespace
+
+void AdviseHugePages(void* data, size_t bytes) {
+  constexpr uintptr_t kHuge = 2 << 20;
+  if (bytes < 2 * kHuge) return;
+  uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
 
 Runtime* Runtime::Get() {
   static Runtime* runtime = new Runtime();
@@ -131,9 +141,11 @@ Stats Runtime::stats() {
 
 void Runtime::Enqueue(std::vector<std::unique_ptr<Request>> requests) {
   std::vector<std::pair<std::unique_ptr<Request>, absl::Status>> refused;
+  const auto now = Clock::now();
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& r : requests) {
+      r->enqueued = now;
       absl::Status why;
       if (!dead_.ok())
         why = dead_;
@@ -154,15 +166,27 @@ void Runtime::Enqueue(std::vector<std::unique_ptr<Request>> requests) {
   for (auto& [r, why] : refused) r->finish(why);
 }
 
+// A round every cycle_ while anything is pending anywhere (new requests start one at once);
+// when nothing is, the wait doubles per idle round up to kIdleCycle, so an idle job does not
+// coordinate a thousand times a second. That costs no latency: every rank that submits a
+// request starts a round at once, and a name another rank announced first is pending here too.
 void Runtime::Loop() {
+  constexpr auto kIdleCycle = std::chrono::milliseconds(20);
   auto next = Clock::now();
+  auto wait = cycle_;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, next, [&] { return !queue_.empty() || stop_requested_; });
     }
-    next = Clock::now() + cycle_;
     if (!Round()) return;
+    bool idle;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      idle = queue_.empty() && local_.empty() && table_.empty();
+    }
+    wait = idle ? std::min<std::chrono::microseconds>(std::max(wait * 2, cycle_), kIdleCycle) : cycle_;
+    next = Clock::now() + wait;
   }
 }
 
@@ -171,6 +195,8 @@ void Runtime::Loop() {
 bool Runtime::Round() {
   std::vector<std::unique_ptr<Request>> fresh;
   bool stop;
+  const auto start = Clock::now();
+  int64_t queued_ns = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     fresh.swap(queue_);
@@ -179,13 +205,16 @@ bool Runtime::Round() {
   }
   std::vector<char> mine;
   for (auto& r : fresh) {
+    queued_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(start - r->enqueued).count();
     Serialize(r->a, &mine);
     std::string name = r->a.name;
     local_[name] = std::move(r);
   }
   std::vector<std::vector<char>> all;
   int stop_rank = -1;
-  if (!Exchange(&mine, stop, &all, &stop_rank)) return false;
+  bool busy = false;
+  if (!Exchange(&mine, stop, &all, &stop_rank, &busy)) return false;
+  const auto exchanged = Clock::now();
 
   std::vector<std::string> ready;
   auto now = Clock::now();
@@ -210,6 +239,17 @@ bool Runtime::Round() {
     }
   }
   if (!ready.empty() && !Execute(ready)) return false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (busy) {
+      ++stats_.busy_rounds;
+      stats_.queued_ns += queued_ns;
+      stats_.exchange_ns +=
+          std::chrono::duration_cast<std::chrono::nanoseconds>(exchanged - start).count();
+      stats_.execute_ns +=
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - exchanged).count();
+    }
+  }
   if (stop_rank >= 0) {
     FailEverything(absl::FailedPreconditionError(
         "collective.tensorflow was shut down (by rank " + std::to_string(stop_rank) +
@@ -220,32 +260,48 @@ bool Runtime::Round() {
   return true;
 }
 
-// Two allgathers: every rank's byte count and stop flag, then the bytes (padded to the longest).
+// One allgather of a fixed slot per rank: byte count, stop flag and the first kInline bytes of
+// the announcements; a second one only for what is longer (padded to the longest).
 bool Runtime::Exchange(std::vector<char>* mine, bool stop, std::vector<std::vector<char>>* all,
-                       int* stop_rank) {
-  int64_t header[2] = {static_cast<int64_t>(mine->size()), stop ? 1 : 0};
-  std::vector<int64_t> headers(2 * size_);
-  coll_status_t st = coll_allgather(header, headers.data(), 2, COLL_INT64, comm_);
+                       int* stop_rank, bool* busy) {
+  constexpr size_t kSlot = 512, kHeader = 2 * sizeof(int64_t), kInline = kSlot - kHeader;
+  std::vector<char> slot(kSlot, 0), slots(kSlot * size_);
+  const int64_t header[2] = {static_cast<int64_t>(mine->size()), stop ? 1 : 0};
+  std::memcpy(slot.data(), header, kHeader);
+  std::memcpy(slot.data() + kHeader, mine->data(), std::min(mine->size(), kInline));
+  coll_status_t st = coll_allgather(slot.data(), slots.data(), kSlot, COLL_UINT8, comm_);
   if (st != COLL_SUCCESS) {
     FailEverything(LibraryError(st));
     return false;
   }
-  int64_t longest = 0;
+  std::vector<int64_t> lengths(size_);
+  size_t longest = 0;
   for (int r = 0; r < size_; ++r) {
-    longest = std::max(longest, headers[2 * r]);
-    if (headers[2 * r + 1] != 0 && *stop_rank < 0) *stop_rank = r;
+    int64_t h[2];
+    std::memcpy(h, &slots[r * kSlot], kHeader);
+    lengths[r] = h[0];
+    longest = std::max(longest, static_cast<size_t>(h[0]));
+    if (h[1] != 0 && *stop_rank < 0) *stop_rank = r;
   }
+  *busy = longest > 0;
   all->assign(size_, {});
-  if (longest == 0) return true;
-  mine->resize(longest);
-  std::vector<char> gathered(longest * size_);
-  st = coll_allgather(mine->data(), gathered.data(), longest, COLL_UINT8, comm_);
+  for (int r = 0; r < size_; ++r) {
+    const char* in = &slots[r * kSlot + kHeader];
+    (*all)[r].assign(in, in + std::min(static_cast<size_t>(lengths[r]), kInline));
+  }
+  if (longest <= kInline) return true;
+  const size_t rest = longest - kInline;
+  std::vector<char> tail(rest, 0), tails(rest * size_);
+  if (mine->size() > kInline) std::memcpy(tail.data(), mine->data() + kInline, mine->size() - kInline);
+  st = coll_allgather(tail.data(), tails.data(), rest, COLL_UINT8, comm_);
   if (st != COLL_SUCCESS) {
     FailEverything(LibraryError(st));
     return false;
   }
   for (int r = 0; r < size_; ++r)
-    (*all)[r].assign(gathered.begin() + r * longest, gathered.begin() + r * longest + headers[2 * r]);
+    if (static_cast<size_t>(lengths[r]) > kInline)
+      (*all)[r].insert((*all)[r].end(), tails.begin() + r * rest,
+                       tails.begin() + r * rest + (lengths[r] - kInline));
   return true;
 }
 
@@ -300,6 +356,8 @@ bool Runtime::Execute(const std::vector<std::string>& ready) {
       st = RunAllreduces(jobs, batch);
     } else if (a.kind == Kind::kBroadcast) {
       st = RunBroadcast(jobs[i].r.get());
+    } else if (a.kind == Kind::kReduceScatter) {
+      st = RunReduceScatter(jobs[i].r.get());
     } else {
       st = RunAllgather(jobs[i].r.get(), jobs[i].dim0);
     }
@@ -377,6 +435,7 @@ coll_status_t Runtime::RunAllgather(Request* r, const std::vector<int64_t>& dim0
   char* dst;
   if (alloc.ok()) {
     dst = Data(*out);
+    AdviseHugePages(dst, out->TotalBytes());
   } else {
     spare.resize(total * row_bytes);
     dst = spare.data();
@@ -397,6 +456,33 @@ coll_status_t Runtime::RunAllgather(Request* r, const std::vector<int64_t>& dim0
     }
   }
   if (st == COLL_SUCCESS && !alloc.ok()) r->alloc_error = alloc;
+  return st;
+}
+
+// Rank q receives rows [ScatterFirstRow(q), +ScatterRows(q)) of the reduced tensor. An even
+// split is one coll_reduce_scatter straight into the output; an uneven one goes through a send
+// buffer with every rank's block padded to the largest (the padding is reduced and dropped).
+coll_status_t Runtime::RunReduceScatter(Request* r) {
+  Count(1);
+  auto dtype = static_cast<coll_dtype_t>(r->a.dtype);
+  const int64_t dim0 = r->a.shape[0];
+  const size_t row_bytes = r->input.TotalBytes() / std::max<int64_t>(dim0, 1);
+  const size_t elem = coll_dtype_size(dtype);
+  const int64_t most = ScatterRows(dim0, size_, 0);
+  if (r->input.TotalBytes() == 0) return COLL_SUCCESS;  // so on every rank: shapes match
+  if (dim0 % size_ == 0)
+    return coll_reduce_scatter(r->input.tensor_data().data(), Data(r->output),
+                               most * row_bytes / elem, dtype, static_cast<coll_op_t>(r->a.op),
+                               comm_);
+  std::vector<char> send(most * row_bytes * size_, 0), recv(most * row_bytes);
+  const char* in = r->input.tensor_data().data();
+  for (int q = 0; q < size_; ++q)
+    std::memcpy(send.data() + q * most * row_bytes, in + ScatterFirstRow(dim0, size_, q) * row_bytes,
+                ScatterRows(dim0, size_, q) * row_bytes);
+  coll_status_t st = coll_reduce_scatter(send.data(), recv.data(), most * row_bytes / elem, dtype,
+                                         static_cast<coll_op_t>(r->a.op), comm_);
+  if (st == COLL_SUCCESS && r->output.TotalBytes() > 0)
+    std::memcpy(Data(r->output), recv.data(), r->output.TotalBytes());
   return st;
 }
 

@@ -1,7 +1,7 @@
 // The process's libcollective communicator for TensorFlow and its one background thread.
 // Kernels (any TF thread) hand Requests to Enqueue; only the background thread touches the
 // communicator: every cycle it announces new requests to all ranks (a coordination round made
-// of two libcollective allgathers), and runs the requests ready on every rank in the one order
+// of one libcollective allgather, two for long announcements), and runs the requests ready on every rank in the one order
 // every rank computes from the same announcements, fusing small allreduces into one buffer.
 #pragma once
 
@@ -29,11 +29,12 @@ namespace coll_tf {
 struct Request {
   Announcement a;
   tensorflow::Tensor input;
-  tensorflow::Tensor output;             // allreduce and broadcast: allocated by the kernel
+  tensorflow::Tensor output;  // allreduce, broadcast and reducescatter: allocated by the kernel
   tensorflow::OpKernelContext* ctx = nullptr;  // allgather: the runtime allocates output_index
   int output_index = 0;
   absl::Status alloc_error;  // allgather: the output could not be allocated (reported at finish)
   std::function<void(const absl::Status&)> finish;
+  std::chrono::steady_clock::time_point enqueued;  // set by Enqueue
 };
 
 struct Stats {
@@ -42,7 +43,18 @@ struct Stats {
   int64_t tensors = 0;       // tensors those carried
   int64_t fused = 0;         // allreduces that carried more than one tensor
   int64_t max_fused = 0;     // most tensors in one allreduce
+  int64_t busy_rounds = 0;   // rounds in which some rank announced something
+  int64_t queued_ns = 0;     // summed over requests: from Enqueue to the round announcing it
+  // In busy rounds: coordination allgathers (waiting for the other ranks included), then data
+  // collectives (fusion copies included).
+  int64_t exchange_ns = 0;
+  int64_t execute_ns = 0;
 };
+
+// Asks the kernel to back the 2 MiB-aligned part of a large, not yet touched buffer (a fresh
+// output) with transparent huge pages, as numpy does for its arrays: a collective writing 64 MiB
+// into fresh memory then takes 32 page faults instead of 16384. A hint; failures are ignored.
+void AdviseHugePages(void* data, size_t bytes);
 
 class Runtime {
  public:
@@ -80,11 +92,12 @@ class Runtime {
   void Loop();
   bool Round();
   bool Exchange(std::vector<char>* mine, bool shutdown, std::vector<std::vector<char>>* all,
-                int* shutdown_rank);
+                int* shutdown_rank, bool* busy);
   bool Execute(const std::vector<std::string>& ready);
   coll_status_t RunAllreduces(std::vector<Job>& jobs, const std::vector<size_t>& batch);
   coll_status_t RunBroadcast(Request* r);
   coll_status_t RunAllgather(Request* r, const std::vector<int64_t>& dim0);
+  coll_status_t RunReduceScatter(Request* r);
   void WarnStalls();
   void Finish(std::unique_ptr<Request>&& r, const absl::Status& s);
   void FailEverything(const absl::Status& why);

@@ -1,7 +1,7 @@
 """Launches N local ranks of a command: python -m collective.run -np N cmd [args...]
 
-Each rank gets COLL_RANK, COLL_SIZE and COLL_ROOT_ADDR=127.0.0.1:<free port>, and its output
-lines prefixed with "[rank]". When a rank fails, the others are stopped (SIGTERM, then SIGKILL
+Each rank gets COLL_RANK, COLL_SIZE, COLL_ROOT_ADDR=127.0.0.1:<free port> and a fresh random
+COLL_JOB_TOKEN (unless one is set), and its output lines prefixed with "[rank]". When a rank fails, the others are stopped (SIGTERM, then SIGKILL
 after COLL_RUN_KILL_GRACE_S, default 3) and the launcher exits with the first failure's code
 (128+signal for a signal). SIGINT and SIGTERM are forwarded to every rank. Each rank runs in its
 own process group, and the whole group is ended, so no process is left behind.
@@ -9,6 +9,7 @@ own process group, and the whole group is ended, so no process is left behind.
 import argparse
 import os
 import queue
+import secrets
 import signal
 import socket
 import subprocess
@@ -54,15 +55,34 @@ def main(argv=None):
         parser.error("need -np N (N >= 1) and a command")
     grace = float(os.environ.get("COLL_RUN_KILL_GRACE_S", "3"))
     root = "127.0.0.1:%d" % free_port()
+    # One token per job: another job that lands on the same port can never join this one.
+    token = os.environ.get("COLL_JOB_TOKEN") or secrets.token_hex(16)
     out = sys.stdout.buffer
     lock = threading.Lock()
     procs, pumps = [], []
+    signaled = set()  # pids a forwarded signal has reached
+    interrupted = []
+
+    def forward(sig, _frame):
+        interrupted.append(sig)
+        signal_groups(procs, sig)
+        signaled.update(p.pid for p in procs)
+
+    # Installed before the first rank starts: a signal that comes while ranks are still being
+    # started reaches the ones started, and no more are.
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
     for rank in range(args.num_proc):
+        if interrupted:
+            break
         env = dict(os.environ, COLL_RANK=str(rank), COLL_SIZE=str(args.num_proc),
-                   COLL_ROOT_ADDR=root, PYTHONUNBUFFERED="1")
+                   COLL_ROOT_ADDR=root, COLL_JOB_TOKEN=token, PYTHONUNBUFFERED="1")
         p = subprocess.Popen(args.command, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True)
         procs.append(p)
+        if interrupted and p.pid not in signaled:  # came between Popen and the append
+            signal_groups([p], interrupted[0])
+            signaled.add(p.pid)
         t = threading.Thread(target=pump, args=(rank, p.stdout, out, lock), daemon=True)
         t.start()
         pumps.append(t)
@@ -70,15 +90,6 @@ def main(argv=None):
     exits = queue.Queue()  # (rank, returncode) in the order the ranks ended
     for rank, p in enumerate(procs):
         threading.Thread(target=lambda r=rank, p=p: exits.put((r, p.wait())), daemon=True).start()
-
-    interrupted = []
-
-    def forward(sig, _frame):
-        interrupted.append(sig)
-        signal_groups(procs, sig)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
 
     first_failure = None
     deadline = None

@@ -13,7 +13,8 @@ down), each with libcollective's sentence and the tensor's name.
 """
 from collective.tensorflow.basics import (Average, Max, Min, Product, Sum, init, is_initialized,
                                           local_rank, local_size, rank, shutdown, size, stats)
-from collective.tensorflow.ops import allgather, allreduce, broadcast, grouped_allreduce
+from collective.tensorflow.ops import (allgather, allreduce, broadcast, grouped_allreduce,
+                                       reducescatter)
 from collective.tensorflow.functions import (DistributedGradientTape, broadcast_variables)
 from collective.tensorflow import keras  # noqa: F401  (ct.keras.DistributedOptimizer, callbacks)
 from collective.tensorflow.keras import (BroadcastGlobalVariablesCallback, DistributedOptimizer,
@@ -22,6 +23,6 @@ from collective.tensorflow.keras import (BroadcastGlobalVariablesCallback, Distr
 __all__ = [
     "Average", "Sum", "Min", "Max", "Product", "init", "shutdown", "is_initialized", "rank",
     "size", "local_rank", "local_size", "allreduce", "grouped_allreduce", "broadcast",
-    "allgather", "broadcast_variables", "DistributedGradientTape", "DistributedOptimizer",
+    "allgather", "reducescatter", "broadcast_variables", "DistributedGradientTape", "DistributedOptimizer",
     "BroadcastGlobalVariablesCallback", "MetricAverageCallback",
 ]

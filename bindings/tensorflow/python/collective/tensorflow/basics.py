@@ -71,7 +71,12 @@ def local_size():
 
 def stats():
     """Counters of the background thread: coordination rounds, data collectives, tensors they
-    carried, collectives that fused more than one tensor, most tensors fused in one."""
-    out = (ctypes.c_int64 * 5)()
+    carried, collectives that fused more than one tensor, most tensors fused in one, rounds in
+    which some rank announced something, and the seconds requests spent queued before their
+    round (summed over requests), in coordination and in data collectives."""
+    out = (ctypes.c_int64 * 9)()
     _lib.coll_tf_stats(out)
-    return dict(zip(["rounds", "collectives", "tensors", "fused", "max_fused"], out))
+    counts = dict(zip(["rounds", "collectives", "tensors", "fused", "max_fused", "busy_rounds"],
+                      out[:6]))
+    counts.update(zip(["queued_s", "exchange_s", "execute_s"], (v * 1e-9 for v in out[6:])))
+    return counts
