@@ -52,6 +52,7 @@ void Operation::reset(const CollDesc& desc, MemoryKind memory) {
   staged_sends_ = memory != MemoryKind::kHost;
   esize_ = DtypeSize(desc.dtype);
   send_ = recv_ = Cursor{};
+  received_ = 0;
   right_ = nullptr;
   left_ = nullptr;
   finished_ = false;
