@@ -13,6 +13,7 @@
 #include "collectives/op_queue.h"
 #include "base/dtype.h"
 #include "base/log.h"
+#include "cuda/device_memory.h"
 #include "cuda/driver.h"
 #include "cuda/pointer_kind.h"
 
@@ -30,6 +31,8 @@ namespace coll {
 namespace {
 
 thread_local std::string t_init_error;
+// The CUDA device of the call being prepared on this thread (its buffers' device), -1: host.
+thread_local int t_call_device = -1;
 
 coll_status_t InitError(const Status& st) {
   t_init_error = st.message();
@@ -76,11 +79,16 @@ Status CheckBuffers(const Communicator& c, const void* sendbuf, const void* recv
   if (count == 0) return Status::OK();
   if (need_send && sendbuf == nullptr) return InvalidArgument("sendbuf is NULL with count %zu", count);
   if (need_recv && recvbuf == nullptr) return InvalidArgument("recvbuf is NULL with count %zu", count);
-  // Host, pinned and managed memory go; device memory is refused with a sentence (the driver,
-  // when there is one, says which kind each buffer is).
+  // Host, pinned and managed memory go on the CPU; device memory (the driver, when there is
+  // one, says which kind each buffer is) takes the staging data path, or is refused with a
+  // sentence where this build or driver cannot move it.
   const cuda::BufferArg args[] = {{"sendbuf", need_send ? sendbuf : nullptr}, {"recvbuf", need_recv ? recvbuf : nullptr}};
   bool any_device = false;
-  return cuda::CheckBufferKinds(cuda::CudaDriverOnce(), cuda::BuildDeviceSupport(), args, 2, &any_device);
+  const cuda::CudaDriver& driver = cuda::CudaDriverOnce();
+  COLL_RETURN_IF_ERROR(
+      cuda::CheckBufferKinds(driver, cuda::BuildDeviceSupport(), args, 2, &any_device, &t_call_device));
+  if (any_device) COLL_RETURN_IF_ERROR(cuda::CheckDataPath(driver));
+  return Status::OK();
 }
 
 Status CheckOp(int raw_op) {
@@ -181,10 +189,13 @@ Status Prepare(coll_comm_t comm, Checks&& checks, Build&& build, std::unique_ptr
     Status f = c.failure();
     return Status(f.code(), "the communicator is unusable after an earlier error (destroy it): " + f.message());
   }
+  t_call_device = -1;
   COLL_RETURN_IF_ERROR(Guard([&] { return checks(c); }));
+  const int device = t_call_device;
   return Guard([&] {
     *op = comm->queue->acquire();
     build(**op);
+    if (device >= 0) (*op)->useMemory(MemoryKind::kCudaDevice, device);
     return Status::OK();
   });
 }

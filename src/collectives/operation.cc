@@ -48,11 +48,20 @@ void Operation::reset(const CollDesc& desc, MemoryKind memory) {
   s_.clear();
   d_ = desc;
   mem_ = &MemoryOpsFor(memory);
+  device_ = -1;
+  staged_sends_ = memory != MemoryKind::kHost;
   esize_ = DtypeSize(desc.dtype);
   send_ = recv_ = Cursor{};
+  received_ = 0;
   right_ = nullptr;
   left_ = nullptr;
   finished_ = false;
+}
+
+void Operation::useMemory(MemoryKind memory, int device) {
+  mem_ = &MemoryOpsFor(memory);
+  device_ = device;
+  staged_sends_ = memory != MemoryKind::kHost;
 }
 
 char* Operation::scratch(size_t bytes) {
@@ -68,20 +77,21 @@ char* Operation::scratch(size_t bytes) {
   return scratch_.get();
 }
 
-void Operation::runLocal(const LocalStep& st) const {
+Status Operation::runLocal(const LocalStep& st) const {
   const size_t n = esize_ ? st.bytes / esize_ : 0;
   switch (st.kind) {
-    case LocalStep::Kind::kCopy: mem_->copy(st.dst, st.a, st.bytes); break;
-    case LocalStep::Kind::kCopyFinal: mem_->copy_final(st.dst, st.a, st.bytes); break;
-    case LocalStep::Kind::kReduce: mem_->reduce(st.dst, st.a, st.b, n, d_.dtype, d_.op); break;
+    case LocalStep::Kind::kCopy: return mem_->copy(st.dst, st.a, st.bytes);
+    case LocalStep::Kind::kCopyFinal: return mem_->copy_final(st.dst, st.a, st.bytes);
+    case LocalStep::Kind::kReduce: return mem_->reduce(st.dst, st.a, st.b, n, d_.dtype, d_.op);
     case LocalStep::Kind::kReduceFinal:
-      mem_->reduce_final(st.dst, st.a, st.b, n, d_.dtype, d_.op, comm_.nranks());
-      break;
+      return mem_->reduce_final(st.dst, st.a, st.b, n, d_.dtype, d_.op, comm_.nranks());
   }
+  return Status::OK();
 }
 
 Status Operation::start() {
-  for (const LocalStep& st : s_.before) runLocal(st);
+  COLL_RETURN_IF_ERROR(mem_->bind(device_).withContext(DescribeCall(d_) + ": "));
+  for (const LocalStep& st : s_.before) COLL_RETURN_IF_ERROR(runLocal(st));
   size_t largest = 0;
   for (const SendStep& st : s_.sends) {
     largest = std::max(largest, st.bytes);
@@ -100,14 +110,17 @@ Status Operation::start() {
     left_ = link;
   }
   // The memory-kind seam: this operation's MemoryOps read received slots and write into the
-  // peer's slot, and the send link reads the buffers themselves.
+  // peer's slot (a kind's operations reach host memory too), and the send link reads the
+  // buffers themselves, or host staging when sends are staged.
   const char* kind = MemoryKindName(mem_->kind);
   const LinkCaps caps = right_ != nullptr ? right_->caps() : LinkCaps{};
-  if (right_ != nullptr && (!caps.accepts(mem_->kind) || caps.slot_memory != mem_->kind))
+  auto reachable = [&](MemoryKind slot) { return slot == mem_->kind || slot == MemoryKind::kHost; };
+  const MemoryKind source = staged_sends_ ? MemoryKind::kHost : mem_->kind;
+  if (right_ != nullptr && (!caps.accepts(source) || !reachable(caps.slot_memory)))
     return Unsupported("%s: the link to rank %d cannot take %s memory (its slots are %s memory)",
                        DescribeCall(d_).c_str(), right_->peer(), kind, MemoryKindName(caps.slot_memory));
   writable_slot_ = caps.writable_slot;
-  if (left_ != nullptr && left_->slotMemory() != mem_->kind)
+  if (left_ != nullptr && !reachable(left_->slotMemory()))
     return Unsupported("%s: the link from rank %d delivers %s memory where %s memory was expected",
                        DescribeCall(d_).c_str(), left_->peer(), MemoryKindName(left_->slotMemory()), kind);
   // A step shorter than a few slots would leave the pipeline shallow: cut it in at least
@@ -117,6 +130,15 @@ Status Operation::start() {
   size_t chunk = std::min(slot, std::max(kMinChunkBytes, largest / kMinChunksPerStep));
   chunk = std::max<size_t>(64, chunk / 64 * 64);
   chunk_bytes_ = esize_ > 0 ? std::max(esize_, chunk / esize_ * esize_) : chunk;
+  if (staged_sends_ && right_ != nullptr) {
+    const size_t want = static_cast<size_t>(comm_.config().nslots) * chunk_bytes_;
+    if (want > staging_bytes_) {
+      staging_.reset(static_cast<char*>(std::aligned_alloc(4096, (want + 4095) & ~size_t{4095})));
+      if (!staging_) throw std::bad_alloc();
+      staging_bytes_ = want;
+    }
+    staging_next_ = 0;
+  }
   skipEmpty(&send_, true);
   skipEmpty(&recv_, false);
   return Status::OK();
@@ -175,12 +197,14 @@ Status Operation::processChunk(const RecvChunk& chunk, bool* fused) {
   switch (r.action) {
     case RecvAction::kCopy:
       // A final copy (nothing forwards it) streams past the cache.
-      if (r.forwarded_by < 0 && !*fused) mem_->copy_final(out, chunk.data, len);
-      else mem_->copy(out, chunk.data, len);
+      if (r.forwarded_by < 0 && !*fused) COLL_RETURN_IF_ERROR(mem_->copy_final(out, chunk.data, len));
+      else COLL_RETURN_IF_ERROR(mem_->copy(out, chunk.data, len));
       break;
-    case RecvAction::kReduce: mem_->reduce(out, r.local + off, chunk.data, n, d_.dtype, d_.op); break;
+    case RecvAction::kReduce:
+      COLL_RETURN_IF_ERROR(mem_->reduce(out, r.local + off, chunk.data, n, d_.dtype, d_.op));
+      break;
     case RecvAction::kReduceFinal:
-      mem_->reduce_final(out, r.local + off, chunk.data, n, d_.dtype, d_.op, comm_.nranks());
+      COLL_RETURN_IF_ERROR(mem_->reduce_final(out, r.local + off, chunk.data, n, d_.dtype, d_.op, comm_.nranks()));
       break;
   }
   if (*fused) {
@@ -209,13 +233,29 @@ Status Operation::pumpRecvs(bool* progressed) {
   return Status::OK();
 }
 
+// Posts one chunk. Staged sends (device buffers) copy it to host first: into the peer's slot
+// when the link has one, else into the next chunk of the staging ring, which is free again: a
+// link holds at most COLL_NSLOTS posted chunks (link.h), so the chunk posted COLL_NSLOTS posts
+// ago has left.
+Status Operation::postChunk(const char* src, size_t len, const ChunkMeta& meta) {
+  if (!staged_sends_) return right_->postCopy(src, len, meta);
+  if (writable_slot_) {
+    COLL_RETURN_IF_ERROR(mem_->copy(right_->slot(), src, len));
+    return right_->postSlot(len, meta);
+  }
+  const size_t nslots = static_cast<size_t>(comm_.config().nslots);
+  char* stage = staging_.get() + (staging_next_++ % nslots) * chunk_bytes_;
+  COLL_RETURN_IF_ERROR(mem_->copy(stage, src, len));
+  return right_->postCopy(stage, len, meta);
+}
+
 Status Operation::pumpSends(bool* progressed) {
   while (send_.step < s_.sends.size() && right_->hasCredit()) {
     const SendStep& st = s_.sends[send_.step];
     if (st.after_recv >= 0 && !recvDone(st.after_recv, send_.chunk)) return Status::OK();
     size_t off = send_.chunk * chunk_bytes_;
     const size_t len = chunkLen(st.bytes, send_.chunk);
-    COLL_RETURN_IF_ERROR(right_->postCopy(st.src + off, len, MetaFor(d_, send_.step, send_.chunk)));
+    COLL_RETURN_IF_ERROR(postChunk(st.src + off, len, MetaFor(d_, send_.step, send_.chunk)));
     *progressed = true;
     ++send_.chunk;
     skipEmpty(&send_, true);
@@ -235,7 +275,7 @@ Status Operation::progress(bool* done, bool* progressed) {
   // last chunks waiting on the next use of the link).
   if (!networkDone() || (right_ != nullptr && !right_->idle()) || (left_ != nullptr && !left_->settled()))
     return Status::OK();
-  for (const LocalStep& st : s_.after) runLocal(st);
+  for (const LocalStep& st : s_.after) COLL_RETURN_IF_ERROR(runLocal(st));
   finished_ = *done = true;
   return Status::OK();
 }

@@ -25,6 +25,10 @@ class Operation {
 
   // Ready for a new collective: clears the schedule (keeping its capacity) and the cursors.
   void reset(const CollDesc& desc, MemoryKind memory = MemoryKind::kHost);
+  // The buffers are `memory` (of CUDA device `device`): copies and reductions go through that
+  // kind's MemoryOps, and sends are staged through host memory (the link's slot, else a ring of
+  // COLL_NSLOTS staging chunks owned by the operation). After the schedule is built.
+  void useMemory(MemoryKind memory, int device);
   Schedule& schedule() { return s_; }
   const CollDesc& desc() const { return d_; }
   Communicator& comm() { return comm_; }
@@ -52,7 +56,8 @@ class Operation {
   size_t chunkLen(size_t bytes, size_t c) const { return std::min(chunk_bytes_, bytes - c * chunk_bytes_); }
   void skipEmpty(Cursor* c, bool sends) const;
   bool recvDone(int step, size_t chunk) const;
-  void runLocal(const LocalStep& step) const;
+  Status runLocal(const LocalStep& step) const;
+  Status postChunk(const char* src, size_t len, const ChunkMeta& meta);
   Status pumpRecvs(bool* progressed);
   Status pumpSends(bool* progressed);
   Status processChunk(const RecvChunk& chunk, bool* fused);
@@ -74,6 +79,11 @@ class Operation {
   bool finished_ = false;
   std::unique_ptr<char, void (*)(void*)> scratch_{nullptr, &std::free};
   size_t scratch_bytes_ = 0;
+  int device_ = -1;                 // the CUDA device of a device-memory operation
+  bool staged_sends_ = false;       // sources are not host memory: copy them to host first
+  std::unique_ptr<char, void (*)(void*)> staging_{nullptr, &std::free};
+  size_t staging_bytes_ = 0;
+  size_t staging_next_ = 0;         // chunks posted through the staging ring
 };
 
 // Drives op to the end on the calling thread: start, progress, spin then sleep while idle,

@@ -10,7 +10,7 @@
 namespace coll {
 
 Status PlanPlacement(const Config& config, int rank, std::unique_ptr<topo::Topology>* topology,
-                     topo::Placement* out) {
+                     topo::Placement* out, bool within_thread_mask) {
   COLL_RETURN_IF_ERROR(topo::Topology::Load(topology));
   std::optional<topo::Device> gpu;
   if (!config.gpu_busid.empty()) {
@@ -19,14 +19,22 @@ Status PlanPlacement(const Config& config, int rank, std::unique_ptr<topo::Topol
       COLL_INFO(rank, "GPU pci %s is not in the hwloc topology of %s: placing by the process's cores instead",
                 config.gpu_busid.c_str(), (*topology)->source().c_str());
   }
-  return (*topology)->plan(gpu, out);
+  if (!within_thread_mask) return (*topology)->plan(gpu, out);
+  topo::CpuSet inherited;
+  COLL_RETURN_IF_ERROR((*topology)->threadAffinity(&inherited));
+  *out = (*topology)->plan(gpu, inherited);
+  return Status::OK();
 }
 
-// Says where it runs at COLL_DEBUG=INFO.
+// Says where it runs at COLL_DEBUG=INFO. The mask to respect is the one this thread
+// inherited from the thread that started it (the first poster): a process bound by
+// taskset, numactl or mpirun has it on every thread, and a caller that bound only its own
+// thread (sched_setaffinity) is respected too, whatever other threads of the process
+// (a runtime's, a sanitizer's) may use.
 void PlaceProgressThread(const Config& config, int rank) {
   std::unique_ptr<topo::Topology> topology;
   topo::Placement placement;
-  Status st = PlanPlacement(config, rank, &topology, &placement);
+  Status st = PlanPlacement(config, rank, &topology, &placement, /*within_thread_mask=*/true);
   if (!st.ok()) {
     COLL_WARN(rank, "progress thread left unbound: %s", st.message().c_str());
     return;

@@ -48,6 +48,9 @@ bool BindAll(void* lib, CudaDriver* d) {
                                                                                        : nullptr;
   Bind(lib, "cuCtxGetDevice", &d->ctx_get_device);  // optional: only the GPU placement needs them
   Bind(lib, "cuDeviceGetPCIBusId", &d->device_get_pci_bus_id);
+  Bind(lib, "cuMemcpy", &d->mem_copy);
+  Bind(lib, "cuDevicePrimaryCtxRetain", &d->primary_ctx_retain);
+  Bind(lib, "cuCtxSetCurrent", &d->ctx_set_current);
   if (missing == nullptr) return true;
   d->why = StrFormat("%s has no symbol %s: it is not a CUDA driver library", d->path.c_str(), missing);
   return false;

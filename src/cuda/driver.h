@@ -39,6 +39,10 @@ struct CudaDriver {
   // Optional (nullptr when the library lacks them): the current context's device, its PCI id.
   int (*ctx_get_device)(int* device) = nullptr;
   int (*device_get_pci_bus_id)(char* busid, int len, int device) = nullptr;
+  // Optional: what the staging data path for device buffers needs (device_memory.h).
+  int (*mem_copy)(unsigned long long dst, unsigned long long src, size_t bytes) = nullptr;  // cuMemcpy (UVA)
+  int (*primary_ctx_retain)(void** context, int device) = nullptr;
+  int (*ctx_set_current)(void* context) = nullptr;
 
   // "CUDA_ERROR_INVALID_VALUE (invalid argument)"-style text of a CUresult; "error N" when the
   // driver does not know it.

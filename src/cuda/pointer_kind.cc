@@ -77,15 +77,16 @@ Status ClassifyPointer(const CudaDriver& driver, const char* name, const void* p
 
 DeviceSupport BuildDeviceSupport() {
 #if defined(COLL_HAVE_CUDA)
-  return DeviceSupport::kHostOnly;
+  return DeviceSupport::kDevice;
 #else
   return DeviceSupport::kNotBuilt;
 #endif
 }
 
 Status CheckBufferKinds(const CudaDriver& driver, DeviceSupport support, const BufferArg* args, size_t nargs,
-                        bool* any_device) {
+                        bool* any_device, int* device) {
   *any_device = false;
+  if (device != nullptr) *device = -1;
   if (!driver.usable) return Status::OK();  // no driver: no device memory can exist
   constexpr size_t kMaxArgs = 4;
   if (nargs > kMaxArgs) return Internal("CheckBufferKinds takes at most %zu buffers, got %zu", kMaxArgs, nargs);
@@ -102,6 +103,7 @@ Status CheckBufferKinds(const CudaDriver& driver, DeviceSupport support, const B
   if (first_device == nullptr) return Status::OK();
   COLL_RETURN_IF_ERROR(CheckDeviceArgs(support, all, n, *first_device));
   *any_device = true;
+  if (device != nullptr) *device = first_device->info.device;
   return Status::OK();
 }
 

@@ -34,8 +34,8 @@ Status ClassifyPointer(const CudaDriver& driver, const char* name, const void* p
 // How far device buffers are supported by this build in this process.
 enum class DeviceSupport {
   kNotBuilt,  // configured with COLL_WITH_CUDA=OFF (or nvcc was not found)
-  kHostOnly,  // built with CUDA, but no data path for device buffers yet
-  kDevice,    // device buffers are moved and reduced on the GPU
+  kHostOnly,  // built with CUDA, but no data path for device buffers (kept for tests)
+  kDevice,    // device buffers are moved, staged through host memory (collectives/memory_ops.cc)
 };
 DeviceSupport BuildDeviceSupport();
 
@@ -49,9 +49,10 @@ struct BufferArg {
 //  - a device buffer next to one the CPU reads (host, pinned, managed): COLL_ERR_UNSUPPORTED;
 //  - device buffers on two different devices: COLL_ERR_INVALID_ARGUMENT.
 // Host, pinned host and managed memory mix freely (the CPU reaches all three). On success,
-// *any_device says whether the call's buffers are device memory.
+// *any_device says whether the call's buffers are device memory, and *device (when not null)
+// their device ordinal (-1 for host buffers).
 Status CheckBufferKinds(const CudaDriver& driver, DeviceSupport support, const BufferArg* args, size_t nargs,
-                        bool* any_device);
+                        bool* any_device, int* device = nullptr);
 
 }  // namespace cuda
 }  // namespace coll

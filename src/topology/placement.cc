@@ -124,6 +124,16 @@ Status Topology::currentAffinity(CpuSet* out) const {
   return Status::OK();
 }
 
+Status Topology::threadAffinity(CpuSet* out) const {
+  BitmapPtr set = ToBitmap(CpuSet());
+  if (!set) return SystemError("threadAffinity: out of memory");
+  if (hwloc_get_cpubind(impl_->topo, set.get(), HWLOC_CPUBIND_THREAD) != 0) {
+    return ErrnoError(errno, "hwloc_get_cpubind(HWLOC_CPUBIND_THREAD)");
+  }
+  *out = ToCpuSet(set.get());
+  return Status::OK();
+}
+
 CpuSet Topology::progressCpuset(const Device& device, const CpuSet& affinity) const {
   CpuSet near = device.local_cpus.intersect(affinity);
   return near.empty() ? affinity : near;

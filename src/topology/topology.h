@@ -103,6 +103,8 @@ class Topology {
 
   // The union of the process's threads' CPU bindings.
   Status currentAffinity(CpuSet* out) const;
+  // The calling thread's CPU binding (what a thread it starts inherits).
+  Status threadAffinity(CpuSet* out) const;
   // device.local_cpus within `affinity`; all of `affinity` when they do not meet.
   CpuSet progressCpuset(const Device& device, const CpuSet& affinity) const;
   // The same within currentAffinity().

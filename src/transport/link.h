@@ -66,7 +66,9 @@ class SendLink {
   virtual Status postSlot(size_t bytes, const ChunkMeta& meta) = 0;
 
   // Posts `bytes` from src. Needs hasCredit(). src must stay unchanged until idle():
-  // a transport may send from it directly instead of copying.
+  // a transport may send from it directly instead of copying. A link holds at most its
+  // COLL_NSLOTS latest posts: once hasCredit() holds again, the src of the post COLL_NSLOTS
+  // posts back is free (the Operation's staging ring relies on it).
   virtual Status postCopy(const void* src, size_t bytes, const ChunkMeta& meta) = 0;
 
   // Moves data and collects credits. Returns an error naming the peer when the link broke.

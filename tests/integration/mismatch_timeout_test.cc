@@ -119,6 +119,27 @@ TEST_P(TimeoutTest, LatePeerGivesTimeout) {
   EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
 }
 
+// A collective that completed before says nothing about the next one: when the peer is late
+// for the second call, the timeout still asks whether it called it (the blocking calls reuse
+// one Operation, whose count of received chunks must start again at zero).
+TEST_P(TimeoutTest, LatePeerAfterAnEarlierCallIsAskedWhetherItCalled) {
+  COLL_REQUIRE_TRANSPORT(transport());
+  RankOptions options = Options();
+  options.env.push_back({"COLL_TIMEOUT_MS", std::string("500")});
+  GroupResult result = RunCommRanks(options, [](coll_comm_t comm, int rank, int) {
+    std::vector<float> buf(1000, 1.0f);
+    CCHECK_OK(coll_allreduce(buf.data(), buf.data(), buf.size(), COLL_FLOAT32, COLL_SUM, comm), comm);
+    if (rank == 1) return LateRank(comm);
+    CCHECK_STATUS(COLL_ERR_TIMEOUT, coll_allreduce(buf.data(), buf.data(), buf.size(), COLL_FLOAT32, COLL_SUM, comm),
+                  comm);
+    std::string message = coll_comm_last_error(comm);
+    CCHECK(message.find("has rank 1 called it?") != std::string::npos) << "\"" << message << "\"";
+    CCHECK(message.find("has called it") == std::string::npos) << "\"" << message << "\"";
+    return ExpectBroken(comm);
+  });
+  EXPECT_TRUE(result.AllSucceeded()) << result.Describe();
+}
+
 COLL_INSTANTIATE_TRANSPORTS(TimeoutTest, 2);
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cuda/device_memory.h"
 #include "cuda/driver.h"
 
 namespace coll {
@@ -247,6 +248,41 @@ TEST(CurrentGpuTest, NoDriverNoGpu) {
   EXPECT_EQ(gpu.ordinal, -1);
   EXPECT_EQ(gpu.why.rfind("no CUDA driver in use (/nonexistent/libcuda.so.1: cannot open shared object file", 0), 0u)
       << gpu.why;
+}
+
+// The staging data path needs cuMemcpy and the primary-context calls; a driver without them
+// (or no driver) refuses device buffers with a sentence naming what is missing.
+TEST_F(FakeDriverTest, DataPathNeedsTheCopyAndContextEntryPoints) {
+  EXPECT_TRUE(CheckDataPath(driver_).ok());
+  CudaDriver lacking = driver_;
+  lacking.mem_copy = nullptr;
+  Status st = CheckDataPath(lacking);
+  EXPECT_EQ(st.code(), COLL_ERR_UNSUPPORTED);
+  EXPECT_EQ(st.message(), std::string(COLL_TEST_FAKECUDA_LIB) + " has no cuMemcpy: device buffers cannot be moved with it");
+  lacking = driver_;
+  lacking.ctx_set_current = nullptr;
+  EXPECT_EQ(CheckDataPath(lacking).message(),
+            std::string(COLL_TEST_FAKECUDA_LIB) + " has no cuCtxSetCurrent: device buffers cannot be moved with it");
+  CudaDriver missing = LoadCudaDriver("/nonexistent/libcuda.so.1");
+  EXPECT_EQ(CheckDataPath(missing).code(), COLL_ERR_UNSUPPORTED);
+}
+
+// A copy the driver refuses is COLL_ERR_SYSTEM with the driver's words.
+TEST_F(FakeDriverTest, ACopyTheDriverRefusesSaysWhy) {
+  auto alloc = reinterpret_cast<void* (*)(size_t, int)>(
+      dlsym(dlopen(COLL_TEST_FAKECUDA_LIB, RTLD_NOW | RTLD_LOCAL), "fakecuda_alloc_device"));
+  ASSERT_NE(alloc, nullptr);
+  char* dev = static_cast<char*>(alloc(100, 0));
+  ASSERT_NE(dev, nullptr);
+  char host[128] = {1};
+  EXPECT_TRUE(Copy(driver_, dev, host, 100).ok());
+  char back[128] = {0};
+  EXPECT_TRUE(Copy(driver_, back, dev, 100).ok());
+  EXPECT_EQ(back[0], 1);
+  Status st = Copy(driver_, dev + 50, host, 51);  // one byte past the allocation
+  EXPECT_EQ(st.code(), COLL_ERR_SYSTEM);
+  EXPECT_EQ(st.message(), "cuMemcpy of 51 bytes failed: invalid argument (error 1)");
+  EXPECT_TRUE(BindDevice(driver_, 0).ok());
 }
 
 }  // namespace

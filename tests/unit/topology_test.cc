@@ -405,6 +405,16 @@ TEST(RealMachineTest, BindsThreadWithinCurrentMask) {
   EXPECT_EQ(CPU_COUNT(&seen), 1);
   EXPECT_TRUE(CPU_ISSET(first, &seen));
 
+  // threadAffinity reads the calling thread's binding, which a new thread inherits.
+  CpuSet inherited;
+  Status read;
+  std::thread([&] {
+    if (!topo->bindCurrentThread(Cpus({first})).ok()) return;
+    std::thread([&] { read = topo->threadAffinity(&inherited); }).join();
+  }).join();
+  ASSERT_TRUE(read.ok()) << read.message();
+  EXPECT_EQ(inherited.toString(), Cpus({first}).toString());
+
   Status empty = topo->bindCurrentThread(CpuSet());
   EXPECT_EQ(empty.code(), COLL_ERR_INVALID_ARGUMENT);
 }

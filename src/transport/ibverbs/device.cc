@@ -70,28 +70,27 @@ Status ListActivePorts(const VerbsApi& api, const IbConfig& config, std::vector<
   return Unsupported("no ACTIVE RDMA port (via %s):%s", api.path.c_str(), seen.c_str());
 }
 
-// The candidate nearest the cores this process may run on; the first when topology is silent.
-PortRef Nearest(const std::vector<PortRef>& ports) {
+// The candidate nearest the communicator's GPU (same PCIe switch, host bridge, NUMA node, ...),
+// else nearest the cores this process may run on; the first when topology is silent.
+PortRef Nearest(const std::vector<PortRef>& ports, const std::string& gpu_busid) {
   std::unique_ptr<topo::Topology> topology;
   topo::CpuSet cpus;
   if (ports.size() < 2 || !topo::Topology::Load(&topology).ok() || !topology->currentAffinity(&cpus).ok())
     return ports.front();
-  const PortRef* best = &ports.front();
-  std::optional<topo::Proximity> best_prox;
-  for (const PortRef& p : ports) {
-    std::optional<topo::Device> nic = topology->findNic(p.name);
-    if (!nic) continue;
-    topo::Proximity prox = topology->proximityToCpuset(*nic, cpus);
-    if (best_prox && *best_prox <= prox) continue;
-    best = &p;
-    best_prox = prox;
-  }
-  return *best;
+  std::vector<std::string> names;
+  for (const PortRef& p : ports) names.push_back(p.name);
+  const std::optional<topo::Device> gpu = gpu_busid.empty() ? std::nullopt : topology->findGpu(gpu_busid);
+  topo::Proximity proximity = topo::Proximity::kSystem;
+  const std::optional<topo::Device> nic = topology->nearestNicAmong(gpu, cpus, names, &proximity);
+  for (const PortRef& p : ports)
+    for (const std::string& name : nic ? nic->os_names : std::vector<std::string>())
+      if (p.name == name) return p;
+  return ports.front();
 }
 
 std::string CacheKey(const IbConfig& c) {
-  return StrFormat("%s|%s|%d|%s|%s|%s|%d", c.library.c_str(), c.hca.c_str(), c.gid_index,
-                   c.addr_family.c_str(), c.addr_range.c_str(), c.socket_ifname.c_str(), c.pkey);
+  return StrFormat("%s|%s|%d|%s|%s|%s|%d|%s", c.library.c_str(), c.hca.c_str(), c.gid_index,
+                   c.addr_family.c_str(), c.addr_range.c_str(), c.socket_ifname.c_str(), c.pkey, c.gpu_busid.c_str());
 }
 
 }  // namespace
@@ -112,7 +111,7 @@ Status Device::Probe(const IbConfig& config) {
 Status Device::Create(const VerbsApi& api, const IbConfig& config, std::unique_ptr<Device>* out) {
   std::vector<PortRef> ports;
   COLL_RETURN_IF_ERROR(ListActivePorts(api, config, &ports));
-  PortRef pick = Nearest(ports);
+  PortRef pick = Nearest(ports, config.gpu_busid);
   std::unique_ptr<Device> d(new Device());
   d->api_ = &api;
   COLL_RETURN_IF_ERROR(d->openPort(pick.name, pick.port));

@@ -35,6 +35,8 @@ struct IbConfig {
   int rnr_retry = 6;                        // COLL_IB_RNR_RETRY: finite, credits make RNR a bug (7: forever)
   int min_rnr_timer = 12;                   // COLL_IB_MIN_RNR_TIMER: 12 = 0.64 ms
   int pkey = 0;                             // COLL_IB_PKEY: partition; 0: P_Key table entry 0
+  std::string gpu_busid;                    // not a variable: the communicator's GPU (Config::gpu_busid);
+                                            //   without COLL_IB_HCA the active port nearest it is used
   int service_level = 0;                    // COLL_IB_SL
   int traffic_class = 0;                    // COLL_IB_TC (RoCE)
   int64_t spin_us = 1000;                   // COLL_IB_SPIN_US: busy-poll this long after activity

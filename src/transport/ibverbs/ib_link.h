@@ -116,7 +116,7 @@ class IbRecvLink final : public RecvLink {
 };
 
 // The process's IbConfig and Device for a link (reads the environment each time).
-Status OpenForLink(std::shared_ptr<Device>* device, IbConfig* config);
+Status OpenForLink(const Config& base, std::shared_ptr<Device>* device, IbConfig* config);
 
 // Why this process cannot use ibverbs with the current environment (OK when it can): the
 // library does not load, a symbol is missing, or no ACTIVE port. Probed once per setting.

@@ -10,8 +10,9 @@
 namespace coll {
 namespace ibverbs {
 
-Status OpenForLink(std::shared_ptr<Device>* device, IbConfig* config) {
+Status OpenForLink(const Config& base, std::shared_ptr<Device>* device, IbConfig* config) {
   COLL_RETURN_IF_ERROR(IbConfig::FromEnv(config));
+  config->gpu_busid = base.gpu_busid;
   return Device::Open(*config, device);
 }
 

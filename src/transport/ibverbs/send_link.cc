@@ -13,7 +13,7 @@ namespace ibverbs {
 Status IbSendLink::Create(LinkSetup setup, std::unique_ptr<SendLink>* out) {
   IbConfig config;
   std::shared_ptr<Device> device;
-  COLL_RETURN_IF_ERROR(OpenForLink(&device, &config));
+  COLL_RETURN_IF_ERROR(OpenForLink(*setup.config, &device, &config));
   std::unique_ptr<IbSendLink> link(
       new IbSendLink(setup.peer_rank, SlotGeometry{setup.config->nslots, setup.config->chunk_bytes}));
   COLL_RETURN_IF_ERROR(link->connect(setup, config, std::move(device)));
