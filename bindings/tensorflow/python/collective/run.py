@@ -109,7 +109,8 @@ def main(argv=None):
                 out.write(b"collective.run: rank %d exited with %d; stopping the others\n"
                           % (rank, exit_code(rc)))
                 out.flush()
-            signal_groups(procs, signal.SIGTERM)
+            if not interrupted:  # after a forwarded signal every rank is already ending
+                signal_groups(procs, signal.SIGTERM)
             deadline = time.monotonic() + grace
     # Descendants a rank left in its group go too.
     signal_groups(procs, signal.SIGKILL)
