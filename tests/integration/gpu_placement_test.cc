@@ -3,12 +3,10 @@
 // under each package (tests/data/topo-2socket-2gpu.xml, PU 0 in package 0, PU 1 in package 1),
 // and each rank checks where its progress thread runs (read back from /proc) and the chain
 // GPU -> NIC -> cores that COLL_DEBUG=INFO prints.
-#include <dirent.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -16,30 +14,14 @@
 
 #include "support/child_check.h"
 #include "support/ranks.h"
+#include "support/threads.h"
 
 namespace colltest {
 namespace {
 
 const std::string kXml = std::string(COLL_TEST_DATA_DIR) + "/topo-2socket-2gpu.xml";
 
-// The Cpus_allowed_list of this process's thread named coll-progress; "" when none.
-std::string ProgressThreadCpus() {
-  DIR* dir = opendir("/proc/self/task");
-  if (dir == nullptr) return "";
-  std::string found;
-  while (dirent* e = readdir(dir)) {
-    std::string task = std::string("/proc/self/task/") + e->d_name;
-    std::ifstream comm_file(task + "/comm");
-    std::string name;
-    if (!std::getline(comm_file, name) || name != "coll-progress") continue;
-    std::ifstream status(task + "/status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("Cpus_allowed_list:", 0) == 0) found = line.substr(line.find_first_not_of(" \t", 18));
-    }
-  }
-  closedir(dir);
-  return found;
-}
+std::string ProgressThreadCpus() { return ThreadCpus("coll-progress"); }
 
 bool CanUsePus01() {
   cpu_set_t set;

@@ -1,39 +1,21 @@
 // Where the progress thread of non-blocking calls runs: COLL_PROGRESS_CPUS binds it (read
 // back from /proc as the kernel sees it), a process already bound keeps its mask (a list
 // outside it is ignored), and a malformed list fails init with a sentence naming it.
-#include <dirent.h>
 #include <sched.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "support/child_check.h"
 #include "support/ranks.h"
+#include "support/threads.h"
 
 namespace colltest {
 namespace {
 
-// The Cpus_allowed_list of this process's thread named coll-progress; "" when none.
-std::string ProgressThreadCpus() {
-  DIR* dir = opendir("/proc/self/task");
-  if (dir == nullptr) return "";
-  std::string found;
-  while (dirent* e = readdir(dir)) {
-    std::string task = std::string("/proc/self/task/") + e->d_name;
-    std::ifstream comm_file(task + "/comm");
-    std::string name;
-    if (!std::getline(comm_file, name) || name != "coll-progress") continue;
-    std::ifstream status(task + "/status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("Cpus_allowed_list:", 0) == 0) found = line.substr(line.find_first_not_of(" \t", 18));
-    }
-  }
-  closedir(dir);
-  return found;
-}
+std::string ProgressThreadCpus() { return ThreadCpus("coll-progress"); }
 
 // One rank: posts an ibarrier (which starts the progress thread) and reads its binding.
 int PostAndReadBinding(coll_comm_t comm, std::string* cpus) {
