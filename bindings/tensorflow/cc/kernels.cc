@@ -61,6 +61,14 @@ class Group {
   absl::Status status_;
 };
 
+// The reduce_op attribute of the reducing ops (allreduce, reduce-scatter), checked.
+void ReadReduceOp(OpKernelConstruction* c, int* op) {
+  OP_REQUIRES_OK(c, c->GetAttr("reduce_op", op));
+  OP_REQUIRES(c, *op >= COLL_SUM && *op <= COLL_AVG,
+              absl::InvalidArgumentError("collective.tensorflow: reduce_op " + std::to_string(*op) +
+                                         " is not Sum, Product, Min, Max or Average"));
+}
+
 class CollectiveKernel : public AsyncOpKernel {
  public:
   explicit CollectiveKernel(OpKernelConstruction* c) : AsyncOpKernel(c) {
@@ -122,11 +130,7 @@ class CollectiveKernel : public AsyncOpKernel {
 class AllreduceOp : public CollectiveKernel {
  public:
   explicit AllreduceOp(OpKernelConstruction* c) : CollectiveKernel(c) {
-    OP_REQUIRES_OK(c, c->GetAttr("reduce_op", &op_));
-    OP_REQUIRES(c, op_ >= COLL_SUM && op_ <= COLL_AVG,
-                absl::InvalidArgumentError("collective.tensorflow: reduce_op " +
-                                           std::to_string(op_) + " is not Sum, Product, Min, "
-                                           "Max or Average"));
+    ReadReduceOp(c, &op_);
   }
 
   void ComputeAsync(OpKernelContext* ctx, DoneCallback done) override {
@@ -204,11 +208,7 @@ class AllgatherOp : public CollectiveKernel {
 class ReduceScatterOp : public CollectiveKernel {
  public:
   explicit ReduceScatterOp(OpKernelConstruction* c) : CollectiveKernel(c) {
-    OP_REQUIRES_OK(c, c->GetAttr("reduce_op", &op_));
-    OP_REQUIRES(c, op_ >= COLL_SUM && op_ <= COLL_AVG,
-                absl::InvalidArgumentError("collective.tensorflow: reduce_op " +
-                                           std::to_string(op_) + " is not Sum, Product, Min, "
-                                           "Max or Average"));
+    ReadReduceOp(c, &op_);
   }
 
   void ComputeAsync(OpKernelContext* ctx, DoneCallback done) override {
