@@ -133,7 +133,7 @@ int RunCase(coll_comm_t comm, int rank, int nranks, Device& dev, Coll c, coll_dt
     hsend = s.in_place_is_recv_in_send ? host_a.data() : host_a.data() + s.send_offset_in_recv;
     if (s.in_place_is_recv_in_send) hrecv = host_a.data() + s.send_offset_in_recv;
   }
-  std::memcpy(hsend, input.data(), input.size());
+  if (!input.empty()) std::memcpy(hsend, input.data(), input.size());  // count 0: data() may be null
   CCHECK_OK(Call(c, hsend, hrecv, count, dtype, op, nranks, comm), comm) << what << " on host buffers";
 
   // Device run, the same layout in device memory; the staging path must not touch it directly.
