@@ -90,7 +90,8 @@ Status Operation::runLocal(const LocalStep& st) const {
 }
 
 Status Operation::start() {
-  COLL_RETURN_IF_ERROR(mem_->bind(device_).withContext(DescribeCall(d_) + ": "));
+  // The call's description only on failure: formatting it on every call cost ~0.7 us at 8 B.
+  if (Status bound = mem_->bind(device_); !bound.ok()) return bound.withContext(DescribeCall(d_) + ": ");
   for (const LocalStep& st : s_.before) COLL_RETURN_IF_ERROR(runLocal(st));
   size_t largest = 0;
   for (const SendStep& st : s_.sends) {
