@@ -34,6 +34,15 @@ TEST(SendWindowTest, PostWithoutACreditOrOverTheSlotIsAnInternalError) {
   EXPECT_EQ(full.message(), "shm link to rank 1: post of 1 bytes without a credit or over the 64-byte slot");
 }
 
+TEST(SendWindowTest, ALinkWithoutCreditOfItsOwnRefusesThePostEvenWhenTheWindowHasRoom) {
+  SendWindow w("ibverbs link to rank 1", 64, 2);
+  ASSERT_TRUE(w.hasCredit());
+  Status st = w.checkPost(8, false);  // e.g. the receiver is not ready, or the send queue is full
+  EXPECT_EQ(st.code(), COLL_ERR_INTERNAL);
+  EXPECT_EQ(st.message(), "ibverbs link to rank 1: post of 8 bytes without a credit or over the 64-byte slot");
+  EXPECT_TRUE(w.checkPost(8, true).ok());
+}
+
 TEST(SendWindowTest, ThePeerCannotReturnMoreThanWasPostedNorTakeCreditsBack) {
   SendWindow w("ibverbs link to rank 2", 64, 4);
   w.post();

@@ -61,8 +61,7 @@ void* IbSendLink::slot() {
 
 Status IbSendLink::postSlot(size_t bytes, const ChunkMeta& meta) {
   if (ep_->peerClosed()) return ep_->lost("sending");
-  if (!hasCredit()) return window_.checkPost(bytes);  // no credit: says so (ready_ and send room included)
-  COLL_RETURN_IF_ERROR(window_.checkPost(bytes));
+  COLL_RETURN_IF_ERROR(window_.checkPost(bytes, hasCredit()));  // ready_ and send room included
   const uint64_t seq = window_.posted();
   const int index = window_.slotIndex(seq);
   char* base = staging_->data() + index * geo_.stride();
@@ -85,8 +84,7 @@ Status IbSendLink::postSlot(size_t bytes, const ChunkMeta& meta) {
 }
 
 Status IbSendLink::postCopy(const void* src, size_t bytes, const ChunkMeta& meta) {
-  if (!hasCredit()) return window_.checkPost(bytes);
-  COLL_RETURN_IF_ERROR(window_.checkPost(bytes));
+  COLL_RETURN_IF_ERROR(window_.checkPost(bytes, hasCredit()));
   std::memcpy(slot(), src, bytes);
   return postSlot(bytes, meta);
 }
